@@ -1,0 +1,54 @@
+import type { QuotaPeriod } from './plan.ts';
+
+export interface Period {
+  start: Date;
+  end: Date;
+}
+
+function daysInMonthUtc(year: number, month: number): number {
+  return new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+}
+
+/** The anchor's day and time of day in month `(year, month)`, clamped to the month's last day (as Stripe does). */
+function anchoredInMonth(anchor: Date, year: number, month: number): Date {
+  const y = year + Math.floor(month / 12);
+  const m = ((month % 12) + 12) % 12;
+  const day = Math.min(anchor.getUTCDate(), daysInMonthUtc(y, m));
+  return new Date(
+    Date.UTC(
+      y,
+      m,
+      day,
+      anchor.getUTCHours(),
+      anchor.getUTCMinutes(),
+      anchor.getUTCSeconds(),
+      anchor.getUTCMilliseconds(),
+    ),
+  );
+}
+
+/**
+ * The quota period containing `now`, aligned to the subscription's billing anchor. Monthly
+ * periods start on the anchor's day of month (clamped at month end); daily periods at the
+ * anchor's time of day. Times are UTC.
+ */
+export function periodContaining(anchor: Date, period: QuotaPeriod, now: Date): Period {
+  if (period === 'day') {
+    const dayMs = 86_400_000;
+    const offset = anchor.getTime() % dayMs;
+    const start = Math.floor((now.getTime() - offset) / dayMs) * dayMs + offset;
+    return { start: new Date(start), end: new Date(start + dayMs) };
+  }
+  let year = now.getUTCFullYear();
+  let month = now.getUTCMonth();
+  let start = anchoredInMonth(anchor, year, month);
+  if (start.getTime() > now.getTime()) {
+    month -= 1;
+    start = anchoredInMonth(anchor, year, month);
+  }
+  if (month < 0) {
+    year -= 1;
+    month += 12;
+  }
+  return { start, end: anchoredInMonth(anchor, year, month + 1) };
+}

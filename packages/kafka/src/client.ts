@@ -1,0 +1,97 @@
+import {
+  type Admin,
+  type Consumer,
+  type ConsumerConfig,
+  Kafka,
+  type KafkaConfig,
+  logLevel,
+  type Producer,
+} from 'kafkajs';
+
+/**
+ * The only module that imports kafkajs. Apps get a small surface: a client, topic
+ * provisioning, and producer/consumer factories with the settings our guarantees rely on.
+ */
+export interface KafkaOptions {
+  brokers: string[];
+  clientId: string;
+  /** kafkajs logs through console by default; quiet unless asked. */
+  logLevel?: 'nothing' | 'error' | 'warn' | 'info' | 'debug';
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  /** Retries kafkajs itself makes before surfacing an error. */
+  retries?: number;
+}
+
+const LOG_LEVELS = {
+  nothing: logLevel.NOTHING,
+  error: logLevel.ERROR,
+  warn: logLevel.WARN,
+  info: logLevel.INFO,
+  debug: logLevel.DEBUG,
+} as const;
+
+export function createKafka(opts: KafkaOptions): Kafka {
+  const config: KafkaConfig = {
+    brokers: opts.brokers,
+    clientId: opts.clientId,
+    logLevel: LOG_LEVELS[opts.logLevel ?? 'nothing'],
+    connectionTimeout: opts.connectionTimeoutMs ?? 3000,
+    requestTimeout: opts.requestTimeoutMs ?? 10_000,
+    retry: { retries: opts.retries ?? 5, initialRetryTime: 100, maxRetryTime: 2000 },
+  };
+  return new Kafka(config);
+}
+
+export interface TopicSpec {
+  topic: string;
+  numPartitions?: number;
+  replicationFactor?: number;
+  configEntries?: { name: string; value: string }[];
+}
+
+/** Creates missing topics and waits until their leaders are known. Safe to call repeatedly. */
+export async function ensureTopics(kafka: Kafka, topics: TopicSpec[]): Promise<void> {
+  const admin: Admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.topic,
+          numPartitions: t.numPartitions ?? 3,
+          replicationFactor: t.replicationFactor ?? 1,
+          ...(t.configEntries === undefined ? {} : { configEntries: t.configEntries }),
+        })),
+      });
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Idempotent producer (acks=all, one request in flight, as kafkajs requires for idempotence).
+ * kafkajs keeps nothing across outages: callers buffer and retry what fails.
+ */
+export function createIdempotentProducer(kafka: Kafka): Producer {
+  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+}
+
+export function createConsumer(kafka: Kafka, config: ConsumerConfig): Consumer {
+  return kafka.consumer({ allowAutoTopicCreation: false, ...config });
+}
+
+export type {
+  Admin,
+  Consumer,
+  EachBatchPayload,
+  EachMessagePayload,
+  Kafka,
+  Message,
+  Producer,
+} from 'kafkajs';
+export { CompressionTypes } from 'kafkajs';

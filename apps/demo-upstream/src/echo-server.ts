@@ -23,7 +23,9 @@ export function createEchoServer(): Server {
         bodyBytes: bytes,
         servedAt: new Date().toISOString(),
       });
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+      res
+        .writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+        .end(body);
     });
   });
 }

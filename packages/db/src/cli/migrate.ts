@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { clickhouseEnv, loadConfig, postgresEnv } from '@tollgate/config';
 // Relative until packages/clickhouse exports its runner (its package.json exports only ".").
 import { applyClickhouseMigrations } from '@tollgate/clickhouse';
+import { clickhouseEnv, loadConfig, postgresEnv } from '@tollgate/config';
 import { REPO_ROOT, stackEnv } from '../env.ts';
 import { migratePostgres, redact } from '../migrate.ts';
 

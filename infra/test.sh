@@ -14,6 +14,7 @@ bash packages/db/scripts/generate.sh
 npm run --silent migrate
 
 echo "== lint"
+node infra/npm/complete-lockfile.mjs --check
 npx biome ci .
 echo "== typecheck"
 npx turbo run typecheck --output-logs=errors-only

@@ -77,8 +77,16 @@ export async function ensureTopics(kafka: Kafka, topics: TopicSpec[]): Promise<v
  * Idempotent producer (acks=all, one request in flight, as kafkajs requires for idempotence).
  * kafkajs keeps nothing across outages: callers buffer and retry what fails.
  */
-export function createIdempotentProducer(kafka: Kafka): Producer {
-  return kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+export function createIdempotentProducer(kafka: Kafka, opts: { retries?: number } = {}): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    // kafkajs retries an idempotent send forever by default. A caller that re-sends the very same
+    // batch itself (KafkaUsageSink) limits this, so a send during an outage fails and can be
+    // observed; the re-send reuses the same sequence numbers, so the broker still de-duplicates.
+    ...(opts.retries === undefined ? {} : { retry: { retries: opts.retries } }),
+  });
 }
 
 export function createConsumer(kafka: Kafka, config: ConsumerConfig): Consumer {

@@ -13,6 +13,11 @@ export interface RedisClientOptions {
   commandTimeoutMs?: number;
   connectTimeoutMs?: number;
   keyPrefix?: string;
+  /**
+   * Connection errors (refused, reset) while ioredis reconnects. Without a listener ioredis
+   * prints "Unhandled error event" to stderr; the gateway counts them in a metric instead.
+   */
+  onError?: (err: Error) => void;
 }
 
 export function createRedis(opts: RedisClientOptions): Redis {
@@ -26,7 +31,9 @@ export function createRedis(opts: RedisClientOptions): Redis {
     retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1000),
     ...(opts.keyPrefix === undefined ? {} : { keyPrefix: opts.keyPrefix }),
   };
-  return new Redis(opts.url, options);
+  const redis = new Redis(opts.url, options);
+  if (opts.onError !== undefined) redis.on('error', opts.onError);
+  return redis;
 }
 
 /** Resolves once connected, or rejects after the deadline. For boot and tests. */

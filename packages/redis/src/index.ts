@@ -1,1 +1,3 @@
 export * from './client.ts';
+export * from './limiter-script.ts';
+export * from './redis-limiter.ts';

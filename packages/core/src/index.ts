@@ -8,5 +8,6 @@ export * from './memory/memory-usage-sink.ts';
 export * from './plan.ts';
 export * from './ports.ts';
 export * from './pricing.ts';
+export * from './rating/index.ts';
 export * from './usage-event.ts';
 export * from './uuidv7.ts';

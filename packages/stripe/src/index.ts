@@ -1,1 +1,3 @@
 export * from './client.ts';
+export * from './errors.ts';
+export * from './webhooks.ts';

@@ -1,0 +1,24 @@
+import type { ClickHouseClient } from '@tollgate/clickhouse';
+import type { PrismaClient } from '@tollgate/db';
+import type { Stripe } from '@tollgate/stripe';
+import type { BillingConfig } from './config.ts';
+import type { Metrics } from './metrics.ts';
+
+export interface Log {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Everything a use case needs, built once in main.ts (or a test) and passed down. */
+export interface BillingDeps {
+  config: BillingConfig;
+  prisma: PrismaClient;
+  clickhouse: ClickHouseClient;
+  stripe: Stripe;
+  metrics: Metrics;
+  log: Log;
+  now: () => Date;
+}
+
+export const silentLog: Log = { info() {}, warn() {}, error() {} };

@@ -1,0 +1,217 @@
+import { type PlanChangePreview, previewPlanChange, TollgateError } from '@tollgate/core';
+import type { Plan, Subscription } from '@tollgate/db';
+import type { Stripe } from '@tollgate/stripe';
+import { needsStripe, syncCatalog } from '../catalog/sync-catalog.ts';
+import type { BillingDeps } from '../deps.ts';
+import { subscriptionTotals } from '../usage/usage-source.ts';
+
+/**
+ * Plan changes. The preview shows Stripe's own proration (invoices.createPreview with
+ * proration_behavior create_prorations at a fixed proration_date) next to our rating of the same
+ * change; confirming with that proration_date makes Stripe charge exactly what was previewed.
+ * - paid → paid: the Stripe subscription's items are swapped (old prices deleted, new added).
+ * - free → free: local only.  - free → paid: needs a checkout (409 CHECKOUT_REQUIRED).
+ * - paid → free: the Stripe subscription is cancelled with proration and a free row starts.
+ */
+export type ChangeMode = 'stripe' | 'local' | 'cancel_to_free';
+
+export interface PreviewResult {
+  mode: ChangeMode;
+  subscriptionId: string;
+  fromPlanId: string;
+  toPlanId: string;
+  prorationDate: number;
+  usedUnits: number;
+  local: PlanChangePreview;
+  stripe: {
+    currency: string;
+    amountDue: number;
+    total: number;
+    /** Sum of Stripe's proration lines, and whether it equals our local proration. */
+    prorationCents: number;
+    matchesLocal: boolean;
+    lines: { description: string | null; amount: number; proration: boolean }[];
+  } | null;
+}
+
+interface Context {
+  sub: Subscription & { plan: Plan };
+  target: Plan;
+  mode: ChangeMode;
+}
+
+async function load(deps: BillingDeps, consumerId: string, planId: string): Promise<Context> {
+  const sub = await deps.prisma.subscription.findFirst({
+    where: { consumerId, status: { in: ['active', 'trialing', 'past_due'] } },
+    include: { plan: true },
+    orderBy: { createdAt: 'desc' },
+  });
+  if (sub === null)
+    throw new TollgateError('not_found', 'NO_SUBSCRIPTION', 'The consumer has no live subscription.');
+  let target = await deps.prisma.plan.findUnique({ where: { id: planId } });
+  if (target === null || target.visibility === 'archived')
+    throw new TollgateError('not_found', 'PLAN_NOT_FOUND', 'No such plan.');
+  if (target.id === sub.planId) throw new TollgateError('conflict', 'SAME_PLAN', 'Already on this plan.');
+  const targetPaid = needsStripe(target);
+  const onStripe = sub.stripeSubscriptionId !== null;
+  if (!onStripe && targetPaid)
+    throw new TollgateError(
+      'conflict',
+      'CHECKOUT_REQUIRED',
+      'Moving to a paid plan needs a checkout session.',
+    );
+  if (
+    targetPaid &&
+    (target.stripeFlatPriceId === null || (target.capMode === 'soft' && target.stripeMeteredPriceId === null))
+  ) {
+    await syncCatalog(deps, target.id);
+    target = await deps.prisma.plan.findUniqueOrThrow({ where: { id: target.id } });
+  }
+  const mode: ChangeMode = !onStripe ? 'local' : targetPaid ? 'stripe' : 'cancel_to_free';
+  return { sub, target, mode };
+}
+
+function targetItems(target: Plan): { price: string; quantity?: number }[] {
+  const items: { price: string; quantity?: number }[] = [{ price: target.stripeFlatPriceId!, quantity: 1 }];
+  if (target.stripeMeteredPriceId !== null) items.push({ price: target.stripeMeteredPriceId });
+  return items;
+}
+
+async function swapItems(deps: BillingDeps, stripeSubscriptionId: string, target: Plan) {
+  const current = await deps.stripe.subscriptions.retrieve(stripeSubscriptionId);
+  return [...current.items.data.map((i) => ({ id: i.id, deleted: true as const })), ...targetItems(target)];
+}
+
+export async function previewChange(
+  deps: BillingDeps,
+  consumerId: string,
+  planId: string,
+): Promise<PreviewResult> {
+  const { sub, target, mode } = await load(deps, consumerId, planId);
+  const now = deps.now();
+  const prorationDate = Math.floor(now.getTime() / 1000);
+  const totals = await subscriptionTotals(deps.clickhouse, {
+    consumerId: sub.consumerId,
+    subscriptionId: sub.id,
+    notBefore: sub.createdAt,
+    from: sub.currentPeriodStart,
+    to: now,
+  });
+  const usedUnits = Number(totals.units);
+  const local = previewPlanChange(
+    sub.plan,
+    target,
+    { start: sub.currentPeriodStart, end: sub.currentPeriodEnd },
+    now,
+    usedUnits,
+  );
+  let stripe: PreviewResult['stripe'] = null;
+  if (mode === 'stripe' && sub.stripeSubscriptionId !== null) {
+    const customer =
+      sub.stripeCustomerId ??
+      (await deps.prisma.consumer.findUniqueOrThrow({ where: { id: consumerId } })).stripeCustomerId;
+    const invoice = await deps.stripe.invoices.createPreview({
+      ...(customer === null ? {} : { customer }),
+      subscription: sub.stripeSubscriptionId,
+      subscription_details: {
+        items: await swapItems(deps, sub.stripeSubscriptionId, target),
+        proration_behavior: 'create_prorations',
+        proration_date: prorationDate,
+      },
+    });
+    const summary = summarizeInvoice(invoice);
+    const prorationCents = summary.lines.filter((l) => l.proration).reduce((sum, l) => sum + l.amount, 0);
+    stripe = { ...summary, prorationCents, matchesLocal: BigInt(prorationCents) === local.prorationCents };
+  }
+  return {
+    mode,
+    subscriptionId: sub.id,
+    fromPlanId: sub.planId,
+    toPlanId: target.id,
+    prorationDate,
+    usedUnits,
+    local,
+    stripe,
+  };
+}
+
+function summarizeInvoice(invoice: Stripe.Invoice) {
+  return {
+    currency: invoice.currency,
+    amountDue: invoice.amount_due,
+    total: invoice.total,
+    lines: invoice.lines.data.map((l) => {
+      const parent = (l as unknown as { parent?: { subscription_item_details?: { proration?: boolean } } })
+        .parent;
+      const legacy = (l as unknown as { proration?: boolean }).proration;
+      return {
+        description: l.description,
+        amount: l.amount,
+        proration: parent?.subscription_item_details?.proration ?? legacy ?? false,
+      };
+    }),
+  };
+}
+
+export async function confirmChange(
+  deps: BillingDeps,
+  req: { consumerId: string; planId: string; prorationDate?: number | undefined },
+): Promise<{ subscriptionId: string; planId: string; mode: ChangeMode }> {
+  const { sub, target, mode } = await load(deps, req.consumerId, req.planId);
+  const now = deps.now();
+  const audit = (subscriptionId: string, after: Record<string, unknown>) =>
+    deps.prisma.auditLog.create({
+      data: {
+        actorKind: 'service',
+        actorId: 'billing',
+        action: 'billing.subscription.plan_changed',
+        targetType: 'subscription',
+        targetId: subscriptionId,
+        before: { planId: sub.planId },
+        after: { ...after, planId: target.id, mode },
+      },
+    });
+
+  if (mode === 'local') {
+    await deps.prisma.subscription.update({ where: { id: sub.id }, data: { planId: target.id } });
+    await audit(sub.id, {});
+    return { subscriptionId: sub.id, planId: target.id, mode };
+  }
+  if (mode === 'cancel_to_free') {
+    await deps.stripe.subscriptions.cancel(sub.stripeSubscriptionId!, { prorate: true, invoice_now: true });
+    const end = new Date(now);
+    end.setUTCMonth(end.getUTCMonth() + 1);
+    const created = await deps.prisma.$transaction(async (tx) => {
+      await tx.subscription.update({ where: { id: sub.id }, data: { status: 'canceled' } });
+      return tx.subscription.create({
+        data: {
+          consumerId: sub.consumerId,
+          planId: target.id,
+          status: 'active',
+          currentPeriodStart: now,
+          currentPeriodEnd: end,
+        },
+      });
+    });
+    await audit(created.id, { replaced: sub.id });
+    return { subscriptionId: created.id, planId: target.id, mode };
+  }
+  const prorationDate = req.prorationDate ?? Math.floor(now.getTime() / 1000);
+  const updated = await deps.stripe.subscriptions.update(
+    sub.stripeSubscriptionId!,
+    {
+      items: await swapItems(deps, sub.stripeSubscriptionId!, target),
+      proration_behavior: 'create_prorations',
+      proration_date: prorationDate,
+      metadata: { tollgate_consumer_id: sub.consumerId, tollgate_plan_id: target.id },
+    },
+    { idempotencyKey: `tollgate:change:${sub.id}:${target.id}:${prorationDate}` },
+  );
+  const metered = updated.items.data.find((i) => i.price.recurring?.usage_type === 'metered');
+  await deps.prisma.subscription.update({
+    where: { id: sub.id },
+    data: { planId: target.id, stripeMeteredItemId: metered?.id ?? null },
+  });
+  await audit(sub.id, { prorationDate });
+  return { subscriptionId: sub.id, planId: target.id, mode };
+}

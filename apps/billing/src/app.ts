@@ -120,8 +120,10 @@ export async function buildApp(deps: BillingDeps, opts: BuildAppOptions = {}): P
     void reply.status(404).type('application/problem+json').send(problem);
   });
 
+  // Decide on the matched route, never on the raw URL: `/%761/...` decodes to a /v1 route
+  // while its raw text does not start with `/v1/`.
   app.addHook('onRequest', async (req) => {
-    if (!req.url.startsWith('/v1/')) return;
+    if (!req.routeOptions.url?.startsWith('/v1/')) return;
     if (!tokenMatches(req.headers.authorization, deps.config.BILLING_SERVICE_TOKEN))
       throw new TollgateError(
         'unauthenticated',

@@ -65,6 +65,11 @@ describe('billing.api.security', () => {
     expect(wrong.statusCode).toBe(401);
   });
 
+  it('an encoded path that decodes to a /v1 route still needs the token', async () => {
+    const res = await app.inject({ method: 'GET', url: `/%761/invoices?consumerId=${randomUUID()}` });
+    expect(res.statusCode).toBe(401);
+  });
+
   it('validates bodies and answers problem+json', async () => {
     const res = await app.inject({
       method: 'POST',

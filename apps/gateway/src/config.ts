@@ -1,0 +1,181 @@
+import { hostname } from 'node:os';
+import { kafkaEnv, loadConfig, logEnv, parseConfig, postgresEnv, redisEnv, z } from '@tollgate/config';
+
+/**
+ * Gateway configuration: every variable the gateway reads, parsed once at boot. The comment on
+ * each variable is its documentation (copied into the README).
+ */
+
+const csv = z
+  .string()
+  .default('')
+  .transform((s) =>
+    s
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p.length > 0),
+  );
+
+const FORBIDDEN_JWT_ALGS = /^(none|HS\d+)$/i;
+const ALLOWED_JWT_ALGS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
+
+const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
+const posInt = (def: number) => z.coerce.number().int().positive().default(def);
+
+export const GatewayEnvSchema = postgresEnv
+  .extend(redisEnv.shape)
+  .extend(kafkaEnv.shape)
+  .extend(logEnv.shape)
+  .extend({
+    /** Address of the public proxy listener. */
+    GATEWAY_HOST: z.string().default('127.0.0.1'),
+    /** Port of the public proxy listener. */
+    GATEWAY_PORT: port(8080),
+    /** Address of the admin listener (/healthz, /readyz, /metrics): keep it on loopback or a private network. */
+    GATEWAY_ADMIN_HOST: z.string().default('127.0.0.1'),
+    /** Port of the admin listener. */
+    GATEWAY_ADMIN_PORT: port(9090),
+    /** Identifies this instance in usage events (`source`) and logs. Default `gateway/<hostname>-<pid>`. */
+    GATEWAY_INSTANCE_ID: z.string().min(1).max(120).default(`gateway/${hostname()}-${process.pid}`),
+    /** Comma-separated CIDRs (or addresses) of proxies whose X-Forwarded-* headers are trusted. Default none. */
+    GATEWAY_TRUSTED_PROXIES: csv,
+    /** Header telling the upstream which consumer called; empty disables it. */
+    GATEWAY_CONSUMER_HEADER: z.string().default('x-tollgate-consumer'),
+    /** Header telling the upstream the caller's plan (slug); empty disables it. */
+    GATEWAY_PLAN_HEADER: z.string().default('x-tollgate-plan'),
+    /** Largest request header block in bytes (Node's maxHeaderSize); above it the answer is 431. */
+    GATEWAY_MAX_HEADER_BYTES: z.coerce.number().int().min(1024).max(1_048_576).default(16_384),
+    /** Default request body limit in bytes for APIs without max_body_bytes (413 above it). */
+    GATEWAY_MAX_BODY_BYTES: z.coerce
+      .number()
+      .int()
+      .nonnegative()
+      .default(10 * 1024 * 1024),
+    /** A client must send its complete headers within this many ms (slowloris guard). */
+    GATEWAY_HEADERS_TIMEOUT_MS: posInt(10_000),
+    /** A client must send its complete request (headers and body) within this many ms. */
+    GATEWAY_REQUEST_TIMEOUT_MS: posInt(120_000),
+    /** Idle keep-alive timeout for client connections in ms. */
+    GATEWAY_KEEP_ALIVE_TIMEOUT_MS: posInt(5_000),
+    /**
+     * API key cache TTL in ms: the documented bound on how long a revoked or expired key keeps
+     * working on an instance that missed the api_keys notification. At most 5000.
+     */
+    GATEWAY_KEY_CACHE_TTL_MS: z.coerce.number().int().positive().max(5_000).default(5_000),
+    /** TTL in ms of a cached "no such key" answer (how long a brand-new key may be refused). At most 5000. */
+    GATEWAY_KEY_CACHE_NEGATIVE_TTL_MS: z.coerce.number().int().positive().max(5_000).default(2_000),
+    /** Entries in the in-process API key cache (LRU). */
+    GATEWAY_KEY_CACHE_MAX: z.coerce.number().int().positive().default(100_000),
+    /** Full control-plane resync period in ms (on top of LISTEN/NOTIFY). */
+    GATEWAY_CONFIG_RESYNC_MS: posInt(30_000),
+    /** Connections per upstream target (undici Pool size). */
+    GATEWAY_UPSTREAM_CONNECTIONS: posInt(128),
+    /** Connect timeout to an upstream target in ms. */
+    GATEWAY_UPSTREAM_CONNECT_TIMEOUT_MS: posInt(2_000),
+    /** Retries (to another target) of idempotent requests without a body after a connection error. */
+    GATEWAY_UPSTREAM_RETRIES: z.coerce.number().int().min(0).max(5).default(1),
+    /** Consecutive connection failures after which a target is marked down (passive health). */
+    GATEWAY_PASSIVE_HEALTH_FAILURES: posInt(3),
+    /** Active health check period in ms (GET health_check_path on targets that set one). */
+    GATEWAY_HEALTH_CHECK_INTERVAL_MS: posInt(5_000),
+    /** Active health check timeout in ms. */
+    GATEWAY_HEALTH_CHECK_TIMEOUT_MS: posInt(2_000),
+    /** Consecutive failures (connection errors, timeouts, 5xx) that open a target's circuit breaker. */
+    GATEWAY_BREAKER_FAILURES: posInt(5),
+    /** How long an open breaker (or a passively downed target without health check) stays open, in ms. */
+    GATEWAY_BREAKER_OPEN_MS: posInt(10_000),
+    /** Retry-After in seconds on 503 when Redis is down and the plan fails closed. */
+    GATEWAY_FAIL_CLOSED_RETRY_AFTER_S: z.coerce.number().int().positive().default(1),
+    /** JWKS URL of the JWT issuer; unset (and no GATEWAY_JWT_PUBLIC_KEYS) disables JWT auth. */
+    GATEWAY_JWT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+    /** A JWK Set as JSON (`{"keys":[...]}`) of configured public keys, instead of or besides a JWKS URL. */
+    GATEWAY_JWT_PUBLIC_KEYS: z
+      .string()
+      .transform((s, ctx) => {
+        try {
+          const parsed = JSON.parse(s) as { keys?: unknown };
+          if (Array.isArray(parsed.keys)) return parsed as { keys: Record<string, unknown>[] };
+        } catch {
+          // reported below
+        }
+        ctx.addIssue({ code: 'custom', message: 'must be a JWK Set: {"keys":[...]}' });
+        return z.NEVER;
+      })
+      .optional(),
+    /** Required `iss` of accepted JWTs. */
+    GATEWAY_JWT_ISSUER: z.string().optional(),
+    /** Required `aud` of accepted JWTs. */
+    GATEWAY_JWT_AUDIENCE: z.string().optional(),
+    /** Accepted JWT algorithms (asymmetric only: `none` and HS* are refused). */
+    GATEWAY_JWT_ALGORITHMS: csv
+      .transform((a) => (a.length === 0 ? ['RS256', 'ES256', 'EdDSA'] : a))
+      .pipe(z.array(z.enum(ALLOWED_JWT_ALGS)).min(1)),
+    /** Claim holding the consumer id. */
+    GATEWAY_JWT_CONSUMER_CLAIM: z.string().min(1).default('sub'),
+    /** Minimum ms between two JWKS fetches (a flood of unknown kids cannot cause more). */
+    GATEWAY_JWT_JWKS_COOLDOWN_MS: posInt(30_000),
+    /** How long a fetched JWKS is trusted before a refetch, in ms. */
+    GATEWAY_JWT_JWKS_MAX_AGE_MS: posInt(600_000),
+    /** JWKS fetch timeout in ms. */
+    GATEWAY_JWT_JWKS_TIMEOUT_MS: posInt(2_000),
+    /** Clock skew tolerated on exp/nbf, in seconds. */
+    GATEWAY_JWT_CLOCK_TOLERANCE_S: z.coerce.number().int().nonnegative().default(5),
+    /** Prefix of every Redis key the limiter writes (tests and shared Redis deployments isolate by it). */
+    GATEWAY_REDIS_KEY_PREFIX: z.string().default('tg:rl:'),
+    /** Directory of the usage-event spool (the sink's write-ahead log; one directory per gateway process). */
+    GATEWAY_SPOOL_DIR: z.string().default('.tollgate/gateway-spool'),
+    /**
+     * How publish() reaches the spool. `async` (default): queued and written by the thread pool once
+     * per event-loop turn; a SIGKILL loses only events published in that last turn (about a
+     * millisecond of traffic). `sync`: written before publish() returns; a SIGKILL loses nothing,
+     * but a stalled disk stalls the event loop.
+     */
+    GATEWAY_SPOOL_WRITE_MODE: z.enum(['async', 'sync']).default('async'),
+    /** fdatasync period of the spool in ms: the bound on what an OS crash or power loss can lose. */
+    GATEWAY_SPOOL_FSYNC_INTERVAL_MS: z.coerce.number().int().nonnegative().default(100),
+    /** Disk bound of the spool in bytes; /readyz reports not ready above 90% of it. */
+    GATEWAY_SPOOL_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(16 * 1024 * 1024)
+      .default(1024 * 1024 * 1024),
+    /** Kafka topic of usage events. */
+    GATEWAY_USAGE_TOPIC: z.string().default('tollgate.usage.v1'),
+    /** On SIGTERM/SIGINT: how long in-flight requests may take to finish, in ms. */
+    GATEWAY_SHUTDOWN_GRACE_MS: posInt(10_000),
+  })
+  .superRefine((env, ctx) => {
+    const jwtOn = env.GATEWAY_JWT_JWKS_URL !== undefined || env.GATEWAY_JWT_PUBLIC_KEYS !== undefined;
+    if (jwtOn && (env.GATEWAY_JWT_ISSUER === undefined || env.GATEWAY_JWT_AUDIENCE === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['GATEWAY_JWT_ISSUER'],
+        message: 'JWT auth needs GATEWAY_JWT_ISSUER and GATEWAY_JWT_AUDIENCE',
+      });
+    }
+    for (const alg of env.GATEWAY_JWT_ALGORITHMS) {
+      if (FORBIDDEN_JWT_ALGS.test(alg)) {
+        ctx.addIssue({ code: 'custom', path: ['GATEWAY_JWT_ALGORITHMS'], message: `${alg} is not allowed` });
+      }
+    }
+  });
+export type GatewayEnv = z.infer<typeof GatewayEnvSchema>;
+
+export function parseGatewayConfig(env: Record<string, string | undefined>): GatewayEnv {
+  return parseConfig(GatewayEnvSchema, env);
+}
+
+export function loadGatewayConfig(): GatewayEnv {
+  return loadConfig(GatewayEnvSchema, process.env);
+}

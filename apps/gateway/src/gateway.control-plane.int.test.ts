@@ -1,0 +1,167 @@
+import { MemoryLimiter, MemoryUsageSink } from '@tollgate/core';
+import { createPrisma, type PrismaClient } from '@tollgate/db';
+import { createTestDatabase, type TestDatabase } from '@tollgate/db/testing';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from './app.ts';
+import { ControlPlane } from './control-plane/control-plane.ts';
+import { PostgresControlPlaneSource } from './control-plane/postgres-source.ts';
+import { ApiKeyResolver } from './identity/resolve-api-key.ts';
+import { createMetrics } from './metrics.ts';
+import { TargetRegistry } from './proxy/upstream.ts';
+import { type Echo, startEcho } from './testing/fixtures.ts';
+import { type SeededGateway, seedGateway, waitFor } from './testing/seed.ts';
+
+/** Documented bound: a revoked key stops working within GATEWAY_KEY_CACHE_TTL_MS (≤ 5 s). */
+const REVOCATION_BOUND_MS = 5_000;
+
+describe('gateway.control-plane (Postgres)', () => {
+  let db: TestDatabase;
+  let prisma: PrismaClient;
+  let echo: Echo;
+  let seeded: SeededGateway;
+  let controlPlane: ControlPlane;
+  let registry: TargetRegistry;
+  let metrics: ReturnType<typeof createMetrics>;
+  let app: ReturnType<typeof buildApp>;
+  let source: PostgresControlPlaneSource;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    echo = await startEcho();
+    seeded = await seedGateway(db.prisma, echo.url);
+    prisma = createPrisma(db.url);
+    source = new PostgresControlPlaneSource(prisma, db.url);
+    const logger = pino({ level: 'silent' });
+    metrics = createMetrics();
+    registry = new TargetRegistry({
+      connections: 8,
+      connectTimeoutMs: 1000,
+      passiveFailures: 3,
+      breakerFailures: 5,
+      breakerOpenMs: 5000,
+    });
+    const keys = new ApiKeyResolver(
+      (h) => source.findKeyByHash(h),
+      { ttlMs: REVOCATION_BOUND_MS, negativeTtlMs: 1000, maxEntries: 1000 },
+      metrics,
+    );
+    controlPlane = new ControlPlane({
+      source,
+      registry,
+      metrics,
+      logger,
+      defaultMaxBodyBytes: 1 << 20,
+      resyncMs: 60_000,
+      onKeysChanged: () => keys.clear(),
+    });
+    await controlPlane.start();
+    app = buildApp({
+      controlPlane,
+      keys,
+      jwt: null,
+      limiter: new MemoryLimiter(),
+      fallbackLimiter: new MemoryLimiter(),
+      sink: new MemoryUsageSink(),
+      metrics,
+      accessLog: logger,
+      logger,
+      options: {
+        instanceId: 'gw-int',
+        trustedProxies: null,
+        consumerHeader: 'x-tollgate-consumer',
+        planHeader: 'x-tollgate-plan',
+        retries: 1,
+        failClosedRetryAfterS: 1,
+      },
+      limits: {
+        maxHeaderBytes: 16384,
+        headersTimeoutMs: 5000,
+        requestTimeoutMs: 30000,
+        keepAliveTimeoutMs: 5000,
+      },
+    });
+    await app.ready();
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await controlPlane?.close();
+    await registry?.close();
+    await prisma?.$disconnect();
+    await echo?.close();
+    await db?.drop();
+  });
+
+  const get = (url: string, key = seeded.key) =>
+    app.inject({ method: 'GET', url, headers: { 'x-api-key': key } });
+
+  it('serves the snapshot loaded from Postgres', async () => {
+    const res = await get('/svc/hello');
+    expect(res.statusCode).toBe(200);
+    expect(res.json().url).toBe('/hello');
+    expect(res.json().headers.host).toBe('upstream.internal');
+    expect((await app.inject({ method: 'GET', url: '/svc/health' })).statusCode).toBe(200);
+  });
+
+  it('follows changes through LISTEN/NOTIFY: a new route is served without a restart', async () => {
+    await db.prisma.route.create({
+      data: { apiId: seeded.apiId, name: 'new', methods: ['GET'], path: '/fresh', cost: 3 },
+    });
+    const took = await waitFor(
+      async () =>
+        (await get('/svc/fresh')).headers['x-ratelimit-remaining'] !== undefined &&
+        controlPlane.current!.routes.some((r) => r.name === 'new'),
+      5000,
+      'new route',
+    );
+    expect(took).toBeLessThan(2000);
+  });
+
+  it('a revoked key is rejected within the documented bound', async () => {
+    expect((await get('/svc/x')).statusCode).toBe(200);
+    const revokedAt = Date.now();
+    await db.prisma.apiKey.update({ where: { id: seeded.keyId }, data: { revokedAt: new Date() } });
+    const took = await waitFor(
+      async () => (await get('/svc/x')).statusCode === 401,
+      REVOCATION_BOUND_MS + 1000,
+      'revocation',
+    );
+    expect(Date.now() - revokedAt).toBeLessThanOrEqual(REVOCATION_BOUND_MS);
+    expect(took).toBeLessThanOrEqual(REVOCATION_BOUND_MS);
+    // Restore for the next tests.
+    await db.prisma.apiKey.update({ where: { id: seeded.keyId }, data: { revokedAt: null } });
+    await waitFor(
+      async () => (await get('/svc/x')).statusCode === 200,
+      REVOCATION_BOUND_MS + 1000,
+      'restored key',
+    );
+  });
+
+  it('a broken configuration pushed to Postgres is refused and traffic keeps flowing on the last good snapshot', async () => {
+    const refusedBefore = (await metrics.snapshotsRefused.get()).values[0]?.value ?? 0;
+    const goodRoutes = controlPlane.current!.routes.length;
+    // An upstream that is not a URL.
+    const bad = await db.prisma.upstreamTarget.create({ data: { apiId: seeded.apiId, url: 'not a url' } });
+    await waitFor(
+      async () => ((await metrics.snapshotsRefused.get()).values[0]?.value ?? 0) > refusedBefore,
+      5000,
+      'refusal',
+    );
+    expect((await get('/svc/still-works')).statusCode).toBe(200);
+    expect(controlPlane.current!.routes.length).toBe(goodRoutes);
+    await db.prisma.upstreamTarget.delete({ where: { id: bad.id } });
+
+    // Overlapping routes (same prefix and method).
+    const refused2 = (await metrics.snapshotsRefused.get()).values[0]?.value ?? 0;
+    await db.prisma.route.create({
+      data: { apiId: seeded.apiId, name: 'dup', methods: [], path: '/', cost: 1 },
+    });
+    await waitFor(
+      async () => ((await metrics.snapshotsRefused.get()).values[0]?.value ?? 0) > refused2,
+      5000,
+      'overlap refusal',
+    );
+    expect((await get('/svc/still-works')).statusCode).toBe(200);
+  });
+});

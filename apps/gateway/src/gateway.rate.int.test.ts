@@ -1,0 +1,60 @@
+import { randomUUID } from 'node:crypto';
+import { createRedis, RedisLimiter, waitForRedis } from '@tollgate/redis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sharedStackEnv } from '../../../infra/testing/stack.ts';
+import { buildTestGateway, fixtureSnapshot, IDS, StaticSource, startEcho } from './testing/fixtures.ts';
+
+const stack = sharedStackEnv();
+
+describe('gateway.rate (shared Redis)', () => {
+  const cleanup: (() => Promise<unknown>)[] = [];
+  afterAll(async () => {
+    for (const c of cleanup.reverse()) await c();
+  });
+
+  it('after the burst, the admitted rate is within 5% of the configured rate', async () => {
+    const echo = await startEcho();
+    cleanup.push(() => echo.close());
+    const redis = createRedis({ url: stack.REDIS_URL!, commandTimeoutMs: 1000 });
+    await waitForRedis(redis);
+    cleanup.push(async () => redis.disconnect());
+    const limiter = new RedisLimiter({ redis, timeoutMs: 1000, keyPrefix: `test:${randomUUID()}:` });
+    const RATE = 40;
+    const BURST = 10;
+    const source = new StaticSource(
+      fixtureSnapshot(echo.url, { quota: null, rateLimitPerSecond: RATE, burst: BURST }),
+    );
+    const { key } = source.addKey(IDS.consumer);
+    const gw = await buildTestGateway(source, { limiter });
+    cleanup.push(() => gw.close());
+
+    const DURATION_MS = 4000;
+    let admitted = 0;
+    let refused = 0;
+    let other = 0;
+    const start = Date.now();
+    let lastAdmitAt = start;
+    const worker = async () => {
+      while (Date.now() - start < DURATION_MS) {
+        const res = await gw.app.inject({ method: 'GET', url: '/echo/x', headers: { 'x-api-key': key } });
+        if (res.statusCode === 200) {
+          admitted++;
+          lastAdmitAt = Date.now();
+        } else if (res.statusCode === 429) refused++;
+        else other++;
+      }
+    };
+    await Promise.all(Array.from({ length: 6 }, worker));
+    const elapsedS = (lastAdmitAt - start) / 1000;
+    const rate = (admitted - BURST) / elapsedS;
+    console.info(
+      `rate: admitted ${admitted} (burst ${BURST}) in ${elapsedS.toFixed(2)} s = ${rate.toFixed(2)}/s for ${RATE}/s`,
+    );
+    expect(other).toBe(0);
+    expect(refused).toBeGreaterThan(admitted);
+    expect(
+      Math.abs(rate - RATE) / RATE,
+      `admitted ${admitted} in ${elapsedS}s: ${rate.toFixed(2)}/s`,
+    ).toBeLessThanOrEqual(0.05);
+  }, 30_000);
+});

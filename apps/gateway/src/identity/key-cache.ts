@@ -1,0 +1,40 @@
+/**
+ * Bounded LRU with per-entry expiry, for API key lookups (positive and negative answers).
+ * A Map keeps insertion order: a hit re-inserts the entry at the end, eviction takes the first.
+ */
+interface Entry<V> {
+  value: V;
+  expiresAt: number;
+}
+
+export class TtlLru<V> {
+  private readonly map = new Map<string, Entry<V>>();
+  constructor(private readonly max: number) {}
+
+  /** The entry even when expired (the caller checks `expiresAt`: stale entries serve while the store is down). */
+  get(key: string): Entry<V> | undefined {
+    const e = this.map.get(key);
+    if (e === undefined) return undefined;
+    // Refresh recency without allocating: delete and re-insert the same entry.
+    this.map.delete(key);
+    this.map.set(key, e);
+    return e;
+  }
+
+  set(key: string, value: V, expiresAt: number): void {
+    if (this.map.has(key)) this.map.delete(key);
+    else if (this.map.size >= this.max) {
+      const oldest = this.map.keys().next();
+      if (oldest.done !== true) this.map.delete(oldest.value);
+    }
+    this.map.set(key, { value, expiresAt });
+  }
+
+  clear(): void {
+    this.map.clear();
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+}

@@ -1,0 +1,58 @@
+import type { TargetRegistry } from './upstream.ts';
+
+export interface HealthCheckerOptions {
+  intervalMs: number;
+  timeoutMs: number;
+}
+
+/**
+ * Active health checks: every interval, GET health_check_path on each target that sets one;
+ * 2xx/3xx marks it up, anything else (or no answer within the timeout) marks it down. Targets
+ * without a path rely on passive health and the circuit breaker.
+ */
+export class HealthChecker {
+  private timer: NodeJS.Timeout | null = null;
+  private readonly running = new Set<string>();
+
+  constructor(
+    private readonly registry: TargetRegistry,
+    private readonly opts: HealthCheckerOptions,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.runOnce(), this.opts.intervalMs);
+    this.timer.unref();
+  }
+
+  async runOnce(): Promise<void> {
+    const checks: Promise<void>[] = [];
+    for (const target of this.registry.all()) {
+      const path = target.healthCheckPath;
+      if (path === null || this.running.has(target.key)) continue;
+      this.running.add(target.key);
+      checks.push(
+        target.pool
+          .request({
+            path: target.basePath + path,
+            method: 'GET',
+            headersTimeout: this.opts.timeoutMs,
+            bodyTimeout: this.opts.timeoutMs,
+            headers: { 'user-agent': 'tollgate-gateway-health' },
+          })
+          .then(
+            async (res) => {
+              await res.body.dump();
+              target.setHealthy(res.statusCode >= 200 && res.statusCode < 400);
+            },
+            () => target.setHealthy(false),
+          )
+          .finally(() => this.running.delete(target.key)),
+      );
+    }
+    await Promise.all(checks);
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+  }
+}

@@ -56,6 +56,10 @@ up() {
   # shellcheck disable=SC1091
   source "$STATE/stack.env"
   set +a
+  # Local-only service tokens shared by the apps; set your own outside local development.
+  export METERING_SERVICE_TOKEN=${METERING_SERVICE_TOKEN:-local-metering-token-change-me-0123456789}
+  export BILLING_SERVICE_TOKEN=${BILLING_SERVICE_TOKEN:-local-billing-token-change-me-0123456789}
+  export GATEWAY_SPOOL_DIR=${GATEWAY_SPOOL_DIR:-$STATE/gateway-spool}
   bash packages/db/scripts/generate.sh
   npm run --silent migrate
   local seed_out

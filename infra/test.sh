@@ -19,4 +19,12 @@ npx biome ci .
 echo "== typecheck"
 npx turbo run typecheck --output-logs=errors-only
 echo "== tests"
-npx vitest run "$@"
+# Unit and integration tests; the whole-platform tests need `npm start` first (below).
+npx vitest run --exclude 'e2e/journey.int.test.ts' --exclude 'e2e/run-command.int.test.ts' "$@"
+
+if [[ $# -eq 0 ]]; then
+  echo "== whole platform: the README's run command, then the journeys through it"
+  trap 'bash infra/run.sh down >/dev/null 2>&1 || true' EXIT
+  bash infra/run.sh | tee .tollgate/run-output.txt
+  TOLLGATE_E2E_PLATFORM=1 npx vitest run e2e/run-command.int.test.ts e2e/journey.int.test.ts
+fi

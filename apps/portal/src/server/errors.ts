@@ -1,0 +1,55 @@
+import { isTollgateError, TollgateError } from '@tollgate/core';
+
+export { isTollgateError };
+
+import type { z } from '@tollgate/config';
+
+export { TollgateError };
+
+/** What a server action returns to the browser: never a stack trace, never a raw exception. */
+export type ActionResult<T extends object = object> =
+  | ({ ok: true; message?: string; redirect?: string } & T)
+  | { ok: false; error: string; fieldErrors?: Record<string, string> };
+
+export function invalid(message: string, fieldErrors?: Record<string, string>): TollgateError {
+  return new TollgateError(
+    'invalid',
+    'INVALID_INPUT',
+    message,
+    fieldErrors ? { details: { fieldErrors } } : {},
+  );
+}
+
+export function notFound(what: string): TollgateError {
+  return new TollgateError('not_found', 'NOT_FOUND', `${what} not found`);
+}
+
+/** Parses input against an explicit schema: unknown fields are dropped (no mass assignment). */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const fieldErrors: Record<string, string> = {};
+  for (const issue of result.error.issues) {
+    const key = issue.path.length > 0 ? issue.path.join('.') : '_';
+    fieldErrors[key] ??= issue.message;
+  }
+  const first = Object.entries(fieldErrors)[0];
+  throw invalid(
+    first ? `${first[0] === '_' ? '' : `${first[0]}: `}${first[1]}` : 'invalid input',
+    fieldErrors,
+  );
+}
+
+/** Maps any error to a safe action result; unknown errors are logged and reported generically. */
+export function toActionError(err: unknown): {
+  ok: false;
+  error: string;
+  fieldErrors?: Record<string, string>;
+} {
+  if (isTollgateError(err)) {
+    const fieldErrors = err.details?.fieldErrors as Record<string, string> | undefined;
+    return fieldErrors ? { ok: false, error: err.message, fieldErrors } : { ok: false, error: err.message };
+  }
+  console.error('portal action failed', err);
+  return { ok: false, error: 'Something went wrong on our side. Please try again.' };
+}

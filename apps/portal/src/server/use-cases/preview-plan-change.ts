@@ -1,0 +1,17 @@
+import type { Actor } from '../actor.ts';
+import { ownConsumerId } from '../auth/require-user.ts';
+import { parseInput, TollgateError } from '../errors.ts';
+import { billing } from '../services/billing.ts';
+import { PlanChoiceSchema, publicPlan } from './plan-choice.ts';
+
+export async function previewPlanChange(
+  actor: Actor,
+  input: unknown,
+): Promise<{ preview: Record<string, unknown> }> {
+  const consumerId = ownConsumerId(actor);
+  const { planId } = parseInput(PlanChoiceSchema, input);
+  await publicPlan(planId);
+  const res = await billing.previewChange({ consumerId, planId });
+  if (!res.ok) throw new TollgateError('unavailable', 'BILLING_UNAVAILABLE', res.error);
+  return { preview: res.data };
+}

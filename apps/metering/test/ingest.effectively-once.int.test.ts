@@ -174,10 +174,10 @@ describe('ingest.effectively-once', () => {
     });
     running.push(replay);
     await waitForCaughtUp(kafka, replayGroup, topic);
+    // The replay really stored every message again (4000 events + 300 producer duplicates).
+    // Counted on the ingest side: ClickHouse may merge the physical copies away at any time.
+    expect(replay.status().storedRows).toBeGreaterThanOrEqual(4300);
     await replay.stop();
-    expect(await countRows(store.runner, 'SELECT count() AS n FROM usage_events_v1')).toBeGreaterThanOrEqual(
-      8000,
-    );
 
     expect(await snapshot()).toEqual(afterCrash);
     // The killed member holds its partitions until its session times out (30 s): allow for that.

@@ -23,7 +23,7 @@ app_running() { [[ -f $RUN/app-$1.pid ]] && kill -0 "$(cat "$RUN/app-$1.pid")" 2
 
 wait_healthy() { # name url deadline-seconds
   local deadline=$((SECONDS + $3))
-  until curl -fsS -o /dev/null --max-time 2 "$2"; do
+  until curl -fs -o /dev/null --max-time 2 "$2"; do
     if ! app_running "$1"; then
       echo "tollgate: $1 exited; last lines of $LOGS/app-$1.log:" >&2
       tail -n 30 "$LOGS/app-$1.log" >&2

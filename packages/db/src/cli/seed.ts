@@ -16,6 +16,8 @@ try {
     `  portal users (password ${DEMO.password}): ${DEMO.users.map((u) => `${u.email} (${u.role})`).join(', ')}`,
     `  Echo API at /${DEMO.apiSlug}, upstream ${DEMO.upstreamUrl}; plans free, starter, pro`,
     `  API key of ${DEMO.consumerName} (Free plan; the same on every run): ${result.apiKey}`,
+    // Machine-readable, for infra/run.sh's copy-paste curl.
+    `DEMO_API_KEY=${result.apiKey}`,
   ];
   console.log(lines.join('\n'));
 } finally {

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '@tollgate/db/testing';
 import { createKafka, ensureTopics } from '@tollgate/kafka';
+import { readUsageTopic } from '@tollgate/kafka/testing';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PrivateStack, sharedStackEnv, startPrivateStack } from '../../../infra/testing/stack.ts';
 import { type Echo, startEcho } from './testing/fixtures.ts';
 import { type GatewayProcess, startGatewayProcess } from './testing/gateway-process.ts';
-import { readUsageTopic } from './testing/read-topic.ts';
 import { type SeededGateway, seedGateway } from './testing/seed.ts';
 
 // Stops Kafka on purpose: a PRIVATE Kafka (never the shared stack's).

@@ -39,16 +39,13 @@ export function periodContaining(anchor: Date, period: QuotaPeriod, now: Date): 
     const start = Math.floor((now.getTime() - offset) / dayMs) * dayMs + offset;
     return { start: new Date(start), end: new Date(start + dayMs) };
   }
-  let year = now.getUTCFullYear();
+  const year = now.getUTCFullYear();
+  // anchoredInMonth wraps month -1 and 12 into the neighbouring years.
   let month = now.getUTCMonth();
   let start = anchoredInMonth(anchor, year, month);
   if (start.getTime() > now.getTime()) {
     month -= 1;
     start = anchoredInMonth(anchor, year, month);
-  }
-  if (month < 0) {
-    year -= 1;
-    month += 12;
   }
   return { start, end: anchoredInMonth(anchor, year, month + 1) };
 }

@@ -38,23 +38,29 @@ export interface ReadMessage {
   partition: number;
 }
 
+export interface ReadUsageMessage {
+  key: string | null;
+  partition: number;
+  event: UsageEventV1;
+}
+
 /**
- * Reads every message in the topic: the total is exact (the sum of high watermarks, taken when
- * called: idempotent, non-transactional producers leave contiguous offsets), then a consumer
+ * Reads every usage event in the topic: the total is exact (the sum of high watermarks, taken
+ * when called: idempotent, non-transactional producers leave contiguous offsets), then a consumer
  * reads until every partition reached its watermark.
  */
-export async function readWholeTopic(
+export async function readUsageMessages(
   kafka: Kafka,
   topic: string,
   deadlineMs = 60_000,
-): Promise<ReadMessage[]> {
+): Promise<ReadUsageMessage[]> {
   const admin = kafka.admin();
   await admin.connect();
   const offsets = await admin.fetchTopicOffsets(topic);
   await admin.disconnect();
   const high = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
   const total = offsets.reduce((n, o) => n + Number(o.high) - Number(o.low), 0);
-  const out: ReadMessage[] = [];
+  const out: ReadUsageMessage[] = [];
   if (total === 0) return out;
   const consumer = createConsumer(kafka, { groupId: `read-${randomUUID()}` });
   await consumer.connect();
@@ -68,12 +74,10 @@ export async function readWholeTopic(
       const reached = new Map<number, number>();
       void consumer.run({
         eachMessage: async ({ partition, message }) => {
-          const value = JSON.parse(message.value!.toString()) as UsageEventV1;
           out.push({
             key: message.key === null ? null : message.key.toString(),
-            id: value.id,
-            consumerId: value.data.consumerId,
             partition,
+            event: JSON.parse(message.value!.toString()) as UsageEventV1,
           });
           reached.set(partition, Number(message.offset) + 1);
           const done = [...high].every(([p, h]) => (reached.get(p) ?? 0) >= h || h === 0);
@@ -88,4 +92,27 @@ export async function readWholeTopic(
     await consumer.disconnect();
   }
   return out;
+}
+
+/** Every usage event in the topic, as published. */
+export async function readUsageTopic(
+  kafka: Kafka,
+  topic: string,
+  deadlineMs = 60_000,
+): Promise<UsageEventV1[]> {
+  return (await readUsageMessages(kafka, topic, deadlineMs)).map((m) => m.event);
+}
+
+/** Every message in the topic, summarised: key, event id, consumer, partition. */
+export async function readWholeTopic(
+  kafka: Kafka,
+  topic: string,
+  deadlineMs = 60_000,
+): Promise<ReadMessage[]> {
+  return (await readUsageMessages(kafka, topic, deadlineMs)).map((m) => ({
+    key: m.key,
+    id: m.event.id,
+    consumerId: m.event.data.consumerId,
+    partition: m.partition,
+  }));
 }

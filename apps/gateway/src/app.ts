@@ -1,6 +1,8 @@
-import type { IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { uuidv7 } from '@tollgate/core';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { InjectOptions, Response as InjectResponse } from 'light-my-request';
 import type { Logger } from 'pino';
 import type { Snapshot } from './control-plane/compile-snapshot.ts';
 import { Pipeline, type PipelineDeps } from './handle-request.ts';
@@ -20,84 +22,115 @@ export interface GatewayDeps extends PipelineDeps {
   limits: ServerLimits;
 }
 
-const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
-
-function genReqId(req: IncomingMessage): string {
-  return acceptableRequestId(req.headers['x-request-id']) ?? uuidv7();
-}
-
-/** Streams the body through untouched: the gateway never parses or buffers request bodies. */
-function passThroughBody(
-  _req: unknown,
-  payload: IncomingMessage,
-  done: (err: Error | null, body?: unknown) => void,
-) {
-  done(null, payload);
-}
+const CLOSING_BODY = JSON.stringify({
+  type: 'https://tollgate.dev/problems/unavailable',
+  title: 'unavailable',
+  status: 503,
+  detail: 'The gateway is shutting down.',
+  code: 'SHUTTING_DOWN',
+});
+const INTERNAL_BODY = JSON.stringify({
+  type: 'https://tollgate.dev/problems/internal',
+  title: 'internal error',
+  status: 500,
+  detail: 'An unexpected error occurred.',
+  code: 'INTERNAL',
+});
 
 /**
- * The public proxy app. Never listens (main.ts does; tests use inject() or listen on port 0).
- * Fastify contributes the HTTP server, request ids and error handling; the proxy itself is one
- * catch-all route that hijacks the reply and hands the raw request/response to the Pipeline.
+ * The public proxy listener: a bare node:http server whose request handler is the Pipeline.
+ * (It was a fastify app with one catch-all route that hijacked every reply; fastify's request
+ * and reply objects, router and hooks cost CPU on every call and gave the proxy nothing.)
+ * Node itself answers malformed requests (400), oversized header blocks (431) and slow headers
+ * (408). Never listens by itself: main.ts does; tests use inject() or listen on port 0.
  */
-export function buildApp(deps: GatewayDeps): FastifyInstance {
-  const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
-    logController: new LogController({ disableRequestLogging: true }),
-    genReqId,
-    requestTimeout: deps.limits.requestTimeoutMs,
-    keepAliveTimeout: deps.limits.keepAliveTimeoutMs,
-    bodyLimit: 1024,
-    return503OnClosing: true,
-    http: {
-      maxHeaderSize: deps.limits.maxHeaderBytes,
-      headersTimeout: deps.limits.headersTimeoutMs,
-      requestTimeout: deps.limits.requestTimeoutMs,
-      // How often Node enforces the two timeouts above (its default, 30 s, would let a slow
-      // client hold a connection up to 30 s past headersTimeout).
-      connectionsCheckingInterval: Math.min(1_000, deps.limits.headersTimeoutMs),
-    },
-    routerOptions: { ignoreDuplicateSlashes: false, maxParamLength: 8192 },
-  });
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', passThroughBody);
-  const pipeline = new Pipeline(deps);
-  app.route({
-    method: METHODS,
-    url: '*',
-    exposeHeadRoute: false,
-    handler(request, reply) {
-      reply.hijack();
-      pipeline.handle(request.raw, reply.raw, request.id);
-    },
-  });
-  app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).type('application/problem+json').send({
-      type: 'https://tollgate.dev/problems/not_found',
-      title: 'not found',
-      status: 404,
-      detail: 'No API route matches this request.',
-      code: 'ROUTE_NOT_FOUND',
-      requestId: request.id,
-    });
-  });
-  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, request, reply) => {
-    const status =
-      err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) request.log.error({ err }, 'unhandled gateway error');
-    void reply
-      .code(status)
-      .type('application/problem+json')
-      .send({
-        type: `https://tollgate.dev/problems/${status === 500 ? 'internal' : 'invalid'}`,
-        title: status === 500 ? 'internal error' : 'bad request',
-        status,
-        detail: status === 500 ? 'An unexpected error occurred.' : 'The request is malformed.',
-        code: status === 500 ? 'INTERNAL' : (err.code ?? 'BAD_REQUEST'),
-        requestId: request.id,
+export class ProxyServer {
+  readonly server: Server;
+  private readonly pipeline: Pipeline;
+  private closing = false;
+
+  constructor(private readonly deps: GatewayDeps) {
+    const limits = deps.limits;
+    this.pipeline = new Pipeline(deps);
+    this.server = createServer(
+      {
+        maxHeaderSize: limits.maxHeaderBytes,
+        headersTimeout: limits.headersTimeoutMs,
+        requestTimeout: limits.requestTimeoutMs,
+        // How often Node enforces the two timeouts above (its default, 30 s, would let a slow
+        // client hold a connection up to 30 s past headersTimeout).
+        connectionsCheckingInterval: Math.min(1_000, limits.headersTimeoutMs),
+      },
+      this.handle,
+    );
+    this.server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  }
+
+  /** The request handler (also what inject() drives). */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const requestId = acceptableRequestId(req.headers['x-request-id']) ?? uuidv7();
+    if (this.closing) {
+      // A request on a kept-alive connection after shutdown began: tell the client to go elsewhere.
+      res.writeHead(503, {
+        'content-type': 'application/problem+json',
+        'content-length': Buffer.byteLength(CLOSING_BODY),
+        'retry-after': '1',
+        'x-request-id': requestId,
+        connection: 'close',
       });
-  });
-  return app;
+      res.end(CLOSING_BODY);
+      return;
+    }
+    try {
+      this.pipeline.handle(req, res, requestId);
+    } catch (err) {
+      this.deps.logger.error({ err, reqId: requestId }, 'unhandled gateway error');
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.writeHead(500, {
+        'content-type': 'application/problem+json',
+        'content-length': Buffer.byteLength(INTERNAL_BODY),
+        'x-request-id': requestId,
+      });
+      res.end(INTERNAL_BODY);
+    }
+  };
+
+  /** Kept for symmetry with the admin app: nothing to wait for. */
+  async ready(): Promise<void> {}
+
+  async listen(opts: { host: string; port: number }): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(opts.port, opts.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return this.server.address() as AddressInfo;
+  }
+
+  /** Stops accepting, closes idle keep-alive connections, waits for in-flight requests. */
+  async close(): Promise<void> {
+    this.closing = true;
+    if (!this.server.listening) return;
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+    });
+  }
+
+  /** An in-process request through the full pipeline, no socket (tests). */
+  async inject(opts: InjectOptions): Promise<InjectResponse> {
+    const { inject } = await import('light-my-request');
+    return inject(this.handle, opts);
+  }
+}
+
+export function buildApp(deps: GatewayDeps): ProxyServer {
+  return new ProxyServer(deps);
 }
 
 export interface SinkHealth {

@@ -136,9 +136,9 @@ export const GatewayEnvSchema = postgresEnv
     /** Directory of the usage-event spool (the sink's write-ahead log; one directory per gateway process). */
     GATEWAY_SPOOL_DIR: z.string().default('.tollgate/gateway-spool'),
     /**
-     * How publish() reaches the spool. `async` (default): queued and written by the thread pool once
-     * per event-loop turn; a SIGKILL loses only events published in that last turn (about a
-     * millisecond of traffic). `sync`: written before publish() returns; a SIGKILL loses nothing,
+     * How publish() reaches the spool. `async` (default): queued and written by the thread pool at
+     * most every 2 ms; a SIGKILL loses only events published since the last write started (a few
+     * milliseconds of traffic). `sync`: written before publish() returns; a SIGKILL loses nothing,
      * but a stalled disk stalls the event loop.
      */
     GATEWAY_SPOOL_WRITE_MODE: z.enum(['async', 'sync']).default('async'),

@@ -15,9 +15,9 @@ import { type SeededGateway, seedGateway } from './testing/seed.ts';
 const stack = sharedStackEnv();
 
 /**
- * The documented loss window of the spool's default `async` write mode: events published in the
- * event-loop turn before the kill, whose write(2) had not been issued (the sink documents "well
- * under 1 ms of traffic"). The tolerance adds scheduling noise on the shared 2-core machine.
+ * The documented loss window of the spool's default `async` write mode: events published since
+ * the last write(2) was issued (the sink writes at most every 2 ms). The tolerance adds
+ * scheduling noise on the shared 2-core machine.
  * Measured from the client's receipt of a response to the SIGKILL.
  */
 const ASYNC_WINDOW_MS = 100;

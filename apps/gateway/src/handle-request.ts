@@ -64,7 +64,9 @@ type WithExchange = { [kExchange]?: Exchange };
 type TrustMark = { [kTrusted]?: boolean };
 
 const DOT_SEGMENT = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+/** Methods the gateway proxies; any other (TRACE, WebDAV, ...) matches no route. */
+const PROXIED_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 const CONNECT_ERRORS = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -457,7 +459,7 @@ export class Pipeline {
     this.nonBillableEvents = m.usageEvents.labels('false');
   }
 
-  /** Entry point: the caller (fastify) has hijacked the reply; this function owns `res`. */
+  /** Entry point (ProxyServer's request handler); from here on this pipeline owns `res`. */
   handle(req: IncomingMessage, res: ServerResponse, requestId: string): void {
     const ex = new Exchange(this, req, res, requestId);
     (res as ServerResponse & WithExchange)[kExchange] = ex;
@@ -486,7 +488,9 @@ export class Pipeline {
       ex.fail(400, 'BAD_PATH', 'The request path is not acceptable.', null, null);
       return undefined;
     }
-    const route = snap.match(normalizeHost(ex.req.headers.host), path, ex.method);
+    const route = PROXIED_METHODS.has(ex.method)
+      ? snap.match(normalizeHost(ex.req.headers.host), path, ex.method)
+      : null;
     if (route === null) {
       ex.fail(404, 'ROUTE_NOT_FOUND', 'No API route matches this request.', null, null);
       return undefined;

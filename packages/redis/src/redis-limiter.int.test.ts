@@ -95,6 +95,81 @@ describe('redis limiter: same semantics as MemoryLimiter', () => {
   });
 });
 
+describe('redis limiter: checks of one event-loop turn are decided as one batch', () => {
+  it('a batch over several subjects decides each check exactly as the model does in the same order', async () => {
+    const redis = clients[0]!;
+    const calls: number[] = [];
+    // Count the script calls that reach Redis (MONITOR would need another connection and races).
+    const limiter = new RedisLimiter({ redis, keyPrefix: `${prefix}batch:`, timeoutMs: 2000, maxBatch: 16 });
+    const send = (limiter as unknown as { send(b: unknown[]): void }).send.bind(limiter);
+    (limiter as unknown as { send(b: unknown[]): void }).send = (b: unknown[]) => {
+      calls.push(b.length);
+      send(b);
+    };
+    const base = Date.now();
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(
+          fc.record({
+            subject: fc.constantFrom('a', 'b', 'c'),
+            cost: fc.integer({ min: 0, max: 4 }),
+            dtMs: fc.integer({ min: 0, max: 300 }),
+          }),
+          { minLength: 1, maxLength: 40 },
+        ),
+        fc.integer({ min: 0, max: 30 }),
+        fc.record({ perSecond: fc.integer({ min: 1, max: 20 }), burst: fc.integer({ min: 1, max: 10 }) }),
+        async (checks, quotaLimit, rate) => {
+          run += 1;
+          calls.length = 0;
+          const model = new MemoryLimiter();
+          let now = base;
+          const reqs = checks.map((c) => {
+            now += c.dtMs;
+            return {
+              subject: `r${run}${c.subject}`,
+              cost: c.cost,
+              now,
+              quota: { limit: quotaLimit, periodStart: base, periodEnd: base + 3_600_000 },
+              rate,
+            } satisfies LimitRequest;
+          });
+          const expected = reqs.map((r) => model.checkSync(r));
+          // All issued in the same turn: they are queued and sent together.
+          const actual = await Promise.all(reqs.map((r) => limiter.check(r, { rateNowMs: r.now })));
+          expect(actual).toEqual(expected);
+          expect(calls).toEqual(
+            Array.from({ length: Math.ceil(reqs.length / 16) }, (_, i) => Math.min(16, reqs.length - i * 16)),
+          );
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('a failed batch rejects every check in it, and the next turn works again', async () => {
+    const redis = client();
+    await waitForRedis(redis);
+    const limiter = new RedisLimiter({ redis, keyPrefix: `${prefix}batchfail:`, timeoutMs: 200 });
+    const req = (subject: string): LimitRequest => ({
+      subject,
+      cost: 1,
+      now: Date.now(),
+      quota: null,
+      rate: { perSecond: 100, burst: 100 },
+    });
+    redis.disconnect();
+    const failed = await Promise.allSettled([limiter.check(req('x')), limiter.check(req('y'))]);
+    expect(failed.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    while (redis.status !== 'end') await new Promise((r) => setTimeout(r, 5));
+    await redis.connect();
+    await waitForRedis(redis);
+    const ok = await Promise.all([limiter.check(req('x')), limiter.check(req('y'))]);
+    expect(ok.map((d) => d.allowed)).toEqual([true, true]);
+  });
+});
+
 describe('redis limiter: a refused request consumes nothing', () => {
   it('a request refused by the rate leaves the quota untouched', async () => {
     const redis = clients[0]!;

@@ -1,16 +1,22 @@
 import { createHash } from 'node:crypto';
 import { type LimitDecision, type Limiter, type LimitRequest, TollgateError } from '@tollgate/core';
 import type { Redis } from 'ioredis';
-import { LIMIT_SCRIPT, REFUND_SCRIPT } from './limiter-script.ts';
+import { LIMIT_BATCH_SCRIPT, REFUND_SCRIPT } from './limiter-script.ts';
 
 /**
  * RedisLimiter: the gateway's plan enforcement, shared by every gateway process.
  *
  * Guarantees:
- * - One request = one Redis round trip = one atomic Lua script (EVALSHA, loaded with ioredis
- *   `defineCommand`, which falls back to EVAL once on NOSCRIPT, e.g. after a Redis restart). The
- *   quota counter and the token bucket are decided together: a request refused by one limit
- *   consumes none of the other.
+ * - One request = at most one Redis round trip = one atomic Lua script (EVALSHA, loaded with
+ *   ioredis `defineCommand`, which falls back to EVAL once on NOSCRIPT, e.g. after a Redis
+ *   restart). The quota counter and the token bucket are decided together: a request refused by
+ *   one limit consumes none of the other.
+ * - Batched: the checks made in one event-loop turn go to Redis as ONE script call (flushed by
+ *   setImmediate, i.e. before the loop waits for I/O again, so nothing waits a turn), up to
+ *   `maxBatch` requests each. The script decides them one after another, each exactly as alone;
+ *   the batch only saves the per-command cost (one socket write, one reply, one timer) that
+ *   dominated the gateway's Redis time. A batch spans several subjects, so the limiter needs
+ *   one Redis primary (not Redis Cluster, whose scripts must stay in one hash slot).
  * - Same semantics as MemoryLimiter (core), checked by a model test on generated sequences.
  * - The token bucket refills by the Redis server clock (`TIME`), so processes with skewed clocks
  *   agree; the caller's `now` is used only for the quota period (its key and its reset time).
@@ -19,9 +25,10 @@ import { LIMIT_SCRIPT, REFUND_SCRIPT } from './limiter-script.ts';
  *   to the socket before a disconnect is failed, not replayed on the new connection, so a script
  *   that Redis may already have run is never run a second time. The price: such a request gets a
  *   LimiterUnavailableError although Redis may have counted it (at most once).
- * - Every check is bounded by `timeoutMs` (a local deadline on top of the client's command
- *   timeout, which also covers the NOSCRIPT→EVAL fallback). Any Redis failure — connection down,
- *   timeout, script error — rejects with LimiterUnavailableError; the gateway maps it to the
+ * - Every check is bounded by `timeoutMs` (a local deadline per script call, on top of the
+ *   client's command timeout, which also covers the NOSCRIPT→EVAL fallback). Any Redis failure —
+ *   connection down, timeout, script error — rejects every check of the call with
+ *   LimiterUnavailableError; the gateway maps it to the
  *   plan's failure policy (fail open on a local limiter, or fail closed with 503).
  * - `refund` gives quota units back in one call, never below zero; the rate is not refunded
  *   (the upstream did the work).
@@ -53,6 +60,8 @@ export interface RedisLimiterOptions {
   quotaSlackMs?: number;
   /** Extra lifetime of a token bucket after it would be full again, in ms. Default 60 s. */
   bucketSlackMs?: number;
+  /** Most checks decided by one script call. Default 128. */
+  maxBatch?: number;
 }
 
 /** Test-only hook: drive the token bucket by an explicit clock instead of Redis TIME. */
@@ -62,17 +71,30 @@ export interface CheckOptions {
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
-function defineScript(redis: Redis, base: string, lua: string, numberOfKeys: number): ScriptFn {
+function defineScript(redis: Redis, base: string, lua: string, numberOfKeys: number | null): ScriptFn {
   const sha = createHash('sha1').update(lua).digest('hex');
   const name = `${base}_${sha.slice(0, 12)}`;
   const commands = redis as unknown as Record<string, ScriptFn | undefined>;
-  if (typeof commands[name] !== 'function') redis.defineCommand(name, { numberOfKeys, lua });
+  if (typeof commands[name] !== 'function') {
+    redis.defineCommand(name, numberOfKeys === null ? { lua } : { numberOfKeys, lua });
+  }
   const fn = commands[name];
   if (fn === undefined) throw new Error(`ioredis did not define ${name}`);
   return fn.bind(redis);
 }
 
-type ScriptReply = [number, string, string, string, string];
+/** Values per request in the batch script's reply (see limiter-script.ts). */
+const REPLY_WIDTH = 5;
+/** ARGV entries per request. */
+const ARGS_PER_CHECK = 7;
+
+/** One check waiting for its batch's script call. */
+interface PendingCheck {
+  req: LimitRequest;
+  rateNowMs: number;
+  resolve: (d: LimitDecision) => void;
+  reject: (err: unknown) => void;
+}
 
 export class RedisLimiter implements Limiter {
   private readonly redis: Redis;
@@ -80,8 +102,11 @@ export class RedisLimiter implements Limiter {
   private readonly timeoutMs: number;
   private readonly quotaSlackMs: number;
   private readonly bucketSlackMs: number;
+  private readonly maxBatch: number;
   private readonly limitCmd: ScriptFn;
   private readonly refundCmd: ScriptFn;
+  private queue: PendingCheck[] = [];
+  private flushScheduled = false;
 
   constructor(opts: RedisLimiterOptions) {
     this.redis = opts.redis;
@@ -89,7 +114,9 @@ export class RedisLimiter implements Limiter {
     this.timeoutMs = opts.timeoutMs ?? 50;
     this.quotaSlackMs = opts.quotaSlackMs ?? 3_600_000;
     this.bucketSlackMs = opts.bucketSlackMs ?? 60_000;
-    this.limitCmd = defineScript(this.redis, 'tgLimit', LIMIT_SCRIPT, 2);
+    this.maxBatch = Math.max(1, opts.maxBatch ?? 128);
+    // numberOfKeys null: the call passes its key count first (2 per request in the batch).
+    this.limitCmd = defineScript(this.redis, 'tgLimitBatch', LIMIT_BATCH_SCRIPT, null);
     this.refundCmd = defineScript(this.redis, 'tgRefund', REFUND_SCRIPT, 1);
   }
 
@@ -101,59 +128,74 @@ export class RedisLimiter implements Limiter {
     return `${this.prefix}{${subject}}:r`;
   }
 
-  async check(req: LimitRequest, opts: CheckOptions = {}): Promise<LimitDecision> {
-    if (!Number.isInteger(req.cost) || req.cost < 0) throw new RangeError('cost must be an integer >= 0');
-    const now = req.now;
-    const q = req.quota;
-    const r = req.rate;
-    const args: (string | number)[] = [
-      this.quotaKey(req.subject, q === null ? 0 : q.periodStart),
-      this.bucketKey(req.subject),
-      req.cost,
-      q === null ? -1 : q.limit,
-      q === null ? 1 : Math.max(1, Math.ceil(q.periodEnd - now)) + this.quotaSlackMs,
-      r === null ? -1 : r.perSecond,
-      r === null ? 0 : r.burst,
-      r === null || r.perSecond <= 0
-        ? this.bucketSlackMs
-        : Math.ceil((r.burst / r.perSecond) * 1000) + this.bucketSlackMs,
-      opts.rateNowMs ?? -1,
-    ];
-    const reply = (await this.run(this.limitCmd, args, 'check')) as ScriptReply;
-    const allowed = reply[0] === 1;
-    const limitedBy = reply[1] === 'quota' ? 'quota' : reply[1] === 'rate' ? 'rate' : null;
-    const used = Number(reply[2]);
-    const tokens = reply[3] === '' ? null : Number(reply[3]);
-    const quotaResetMs = q === null ? null : q.periodEnd - now;
-    if (limitedBy === 'quota' && q !== null) {
-      return {
-        allowed: false,
-        limitedBy,
-        quotaRemaining: Math.max(0, q.limit - used),
-        quotaResetMs,
-        rateRemaining: null,
-        retryAfterMs: q.periodEnd - now,
-      };
+  check(req: LimitRequest, opts: CheckOptions = {}): Promise<LimitDecision> {
+    if (!Number.isInteger(req.cost) || req.cost < 0) {
+      return Promise.reject(new RangeError('cost must be an integer >= 0'));
     }
-    if (limitedBy === 'rate' && r !== null && tokens !== null) {
-      return {
-        allowed: false,
-        limitedBy,
-        quotaRemaining: q === null ? null : q.limit - used,
-        quotaResetMs,
-        rateRemaining: Math.floor(tokens),
-        retryAfterMs: Math.ceil(((req.cost - tokens) / r.perSecond) * 1000),
-      };
+    return new Promise((resolve, reject) => {
+      this.queue.push({ req, rateNowMs: opts.rateNowMs ?? -1, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(this.flush);
+      }
+    });
+  }
+
+  /** Sends the queued checks, `maxBatch` per script call. */
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const all = this.queue;
+    this.queue = [];
+    for (let from = 0; from < all.length; from += this.maxBatch) {
+      const batch = from === 0 && all.length <= this.maxBatch ? all : all.slice(from, from + this.maxBatch);
+      this.send(batch);
     }
-    if (!allowed) throw new LimiterUnavailableError(`unexpected limiter reply ${JSON.stringify(reply)}`);
-    return {
-      allowed: true,
-      limitedBy: null,
-      quotaRemaining: q === null ? null : q.limit - used - req.cost,
-      quotaResetMs,
-      rateRemaining: tokens === null ? null : Math.floor(tokens),
-      retryAfterMs: null,
-    };
+  };
+
+  private send(batch: PendingCheck[]): void {
+    const n = batch.length;
+    // [numkeys, 2 keys per check..., 7 args per check...]
+    const args: (string | number)[] = new Array(1 + n * (2 + ARGS_PER_CHECK));
+    args[0] = 2 * n;
+    let a = 1 + 2 * n;
+    for (let i = 0; i < n; i++) {
+      const { req, rateNowMs } = batch[i]!;
+      const q = req.quota;
+      const r = req.rate;
+      args[1 + 2 * i] = this.quotaKey(req.subject, q === null ? 0 : q.periodStart);
+      args[2 + 2 * i] = this.bucketKey(req.subject);
+      args[a++] = req.cost;
+      args[a++] = q === null ? -1 : q.limit;
+      args[a++] = q === null ? 1 : Math.max(1, Math.ceil(q.periodEnd - req.now)) + this.quotaSlackMs;
+      args[a++] = r === null ? -1 : r.perSecond;
+      args[a++] = r === null ? 0 : r.burst;
+      args[a++] =
+        r === null || r.perSecond <= 0
+          ? this.bucketSlackMs
+          : Math.ceil((r.burst / r.perSecond) * 1000) + this.bucketSlackMs;
+      args[a++] = rateNowMs;
+    }
+    this.run(this.limitCmd, args, n === 1 ? 'check' : `check (batch of ${n})`).then(
+      (reply) => {
+        const values = reply as unknown[];
+        if (!Array.isArray(values) || values.length !== n * REPLY_WIDTH) {
+          const err = new LimiterUnavailableError('unexpected limiter reply shape');
+          for (let i = 0; i < n; i++) batch[i]!.reject(err);
+          return;
+        }
+        for (let i = 0; i < n; i++) {
+          const p = batch[i]!;
+          try {
+            p.resolve(decide(p.req, values, i * REPLY_WIDTH));
+          } catch (err) {
+            p.reject(err);
+          }
+        }
+      },
+      (err: unknown) => {
+        for (let i = 0; i < n; i++) batch[i]!.reject(err);
+      },
+    );
   }
 
   async refund(req: Pick<LimitRequest, 'subject' | 'cost' | 'quota'>): Promise<void> {
@@ -193,4 +235,49 @@ export class RedisLimiter implements Limiter {
       );
     });
   }
+}
+
+/** One request's decision from its 5 values at `at` in the batch reply. */
+function decide(req: LimitRequest, reply: unknown[], at: number): LimitDecision {
+  const now = req.now;
+  const q = req.quota;
+  const r = req.rate;
+  const allowed = reply[at] === 1;
+  const by = reply[at + 1];
+  const limitedBy = by === 'quota' ? 'quota' : by === 'rate' ? 'rate' : null;
+  const used = Number(reply[at + 2]);
+  const tokensRaw = reply[at + 3];
+  const tokens = tokensRaw === '' ? null : Number(tokensRaw);
+  const quotaResetMs = q === null ? null : q.periodEnd - now;
+  if (limitedBy === 'quota' && q !== null) {
+    return {
+      allowed: false,
+      limitedBy,
+      quotaRemaining: Math.max(0, q.limit - used),
+      quotaResetMs,
+      rateRemaining: null,
+      retryAfterMs: q.periodEnd - now,
+    };
+  }
+  if (limitedBy === 'rate' && r !== null && tokens !== null) {
+    return {
+      allowed: false,
+      limitedBy,
+      quotaRemaining: q === null ? null : q.limit - used,
+      quotaResetMs,
+      rateRemaining: Math.floor(tokens),
+      retryAfterMs: Math.ceil(((req.cost - tokens) / r.perSecond) * 1000),
+    };
+  }
+  if (!allowed) {
+    throw new LimiterUnavailableError(`unexpected limiter reply ${JSON.stringify(reply.slice(at, at + 5))}`);
+  }
+  return {
+    allowed: true,
+    limitedBy: null,
+    quotaRemaining: q === null ? null : q.limit - used - req.cost,
+    quotaResetMs,
+    rateRemaining: tokens === null ? null : Math.floor(tokens),
+    retryAfterMs: null,
+  };
 }

@@ -53,7 +53,21 @@ export interface ParsedChunk {
   corrupt: number;
 }
 
+/**
+ * The Kafka key of a spooled event: `data.consumerId`, else `subject`. Lines are written by
+ * publish() from JSON.stringify of a UsageEventV1 (whose `data` starts with `consumerId`) and
+ * their CRC matched, so the key is read without parsing the whole event; anything else (an
+ * escape in the id, another shape) takes the full JSON.parse.
+ */
+const CONSUMER_ID_AT = '"data":{"consumerId":"';
+
 function keyOf(json: string): string | null | undefined {
+  const at = json.indexOf(CONSUMER_ID_AT);
+  if (at >= 0) {
+    const from = at + CONSUMER_ID_AT.length;
+    const to = json.indexOf('"', from);
+    if (to > from && json.lastIndexOf('\\', to) < from) return json.slice(from, to);
+  }
   try {
     const v = JSON.parse(json) as { data?: { consumerId?: unknown }; subject?: unknown };
     if (typeof v !== 'object' || v === null) return undefined;

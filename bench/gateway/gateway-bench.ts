@@ -51,6 +51,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { createTestDatabase, type TestDatabase } from '@tollgate/db/testing';
 import { createKafka } from '@tollgate/kafka';
+import { GATEWAY_NODE_FLAGS } from '../../apps/gateway/src/node-flags.ts';
 import { freePorts, REPO_ROOT, sharedStackEnv } from '../../infra/testing/stack.ts';
 import { seedBench } from './seed-bench.ts';
 import { summarizeProfile } from './summarize-profile.ts';
@@ -614,7 +615,10 @@ async function main(): Promise<void> {
     if (args['profile-gateway']) profileDir = mkdtempSync(join(tmpdir(), 'tg-bench-prof-'));
     const gw = startPinned(SERVER_CPU, GATEWAY_MAIN, [], {
       logFile: gatewayLog,
-      ...(profileDir ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {}),
+      nodeFlags: [
+        ...GATEWAY_NODE_FLAGS,
+        ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      ],
       env: {
         DATABASE_URL: db.url,
         REDIS_URL: stack.REDIS_URL!,

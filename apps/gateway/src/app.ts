@@ -68,8 +68,9 @@ export class ProxyServer {
 
   /** The request handler (also what inject() drives). */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const requestId = acceptableRequestId(req.headers['x-request-id']) ?? uuidv7();
+    const incomingId = acceptableRequestId(req.headers['x-request-id']);
     if (this.closing) {
+      const requestId = incomingId ?? uuidv7();
       // A request on a kept-alive connection after shutdown began: tell the client to go elsewhere.
       res.writeHead(503, {
         'content-type': 'application/problem+json',
@@ -82,8 +83,9 @@ export class ProxyServer {
       return;
     }
     try {
-      this.pipeline.handle(req, res, requestId);
+      this.pipeline.handle(req, res, incomingId);
     } catch (err) {
+      const requestId = incomingId ?? uuidv7();
       this.deps.logger.error({ err, reqId: requestId }, 'unhandled gateway error');
       if (res.headersSent) {
         res.destroy();

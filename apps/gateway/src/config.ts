@@ -137,7 +137,7 @@ export const GatewayEnvSchema = postgresEnv
     GATEWAY_SPOOL_DIR: z.string().default('.tollgate/gateway-spool'),
     /**
      * How publish() reaches the spool. `async` (default): queued and written by the thread pool at
-     * most every 2 ms; a SIGKILL loses only events published since the last write started (a few
+     * most every 5 ms; a SIGKILL loses only events published since the last write started (a few
      * milliseconds of traffic). `sync`: written before publish() returns; a SIGKILL loses nothing,
      * but a stalled disk stalls the event loop.
      */

@@ -16,7 +16,7 @@ const stack = sharedStackEnv();
 
 /**
  * The documented loss window of the spool's default `async` write mode: events published since
- * the last write(2) was issued (the sink writes at most every 2 ms). The tolerance adds
+ * the last write(2) was issued (the sink writes at most every 5 ms). The tolerance adds
  * scheduling noise on the shared 2-core machine.
  * Measured from the client's receipt of a response to the SIGKILL.
  */

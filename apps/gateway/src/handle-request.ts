@@ -126,6 +126,7 @@ export class Exchange {
   /** The usage event's id (UUIDv7), also sent to the client as X-Tollgate-Event-Id. */
   readonly eventId: string;
   readonly method: string;
+  readonly requestId: string;
   path = '';
   query = '';
   route: CompiledRoute | null = null;
@@ -165,11 +166,14 @@ export class Exchange {
     readonly p: Pipeline,
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
-    readonly requestId: string,
+    incomingRequestId: string | null,
   ) {
     this.startMs = Date.now();
     this.startPerf = performance.now();
     this.eventId = uuidv7(this.startMs);
+    // Without an acceptable X-Request-Id from the caller, the event id doubles as the request
+    // id: unique per request already, and one UUID fewer per request.
+    this.requestId = incomingRequestId ?? this.eventId;
     this.method = req.method ?? 'GET';
   }
 
@@ -460,7 +464,8 @@ export class Pipeline {
   }
 
   /** Entry point (ProxyServer's request handler); from here on this pipeline owns `res`. */
-  handle(req: IncomingMessage, res: ServerResponse, requestId: string): void {
+  /** `requestId`: the caller's acceptable X-Request-Id, or null to use the event id. */
+  handle(req: IncomingMessage, res: ServerResponse, requestId: string | null): void {
     const ex = new Exchange(this, req, res, requestId);
     (res as ServerResponse & WithExchange)[kExchange] = ex;
     res.on('close', onResponseClose);

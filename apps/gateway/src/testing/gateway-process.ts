@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePorts } from '../../../../infra/testing/stack.ts';
+import { GATEWAY_NODE_FLAGS } from '../node-flags.ts';
 import { waitFor } from './seed.ts';
 
 const MAIN = fileURLToPath(new URL('../main.ts', import.meta.url));
@@ -22,7 +23,7 @@ export interface GatewayProcess {
 export async function startGatewayProcess(env: Record<string, string>): Promise<GatewayProcess> {
   const [port, adminPort] = await freePorts(2);
   const spool = mkdtempSync(join(tmpdir(), 'tg-gw-spool-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, '--import', 'tsx', MAIN], {
     env: {
       ...process.env,
       LOG_LEVEL: 'warn',

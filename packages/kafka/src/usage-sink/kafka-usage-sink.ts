@@ -34,7 +34,7 @@ import {
  * KafkaUsageSink: the gateway's usage events to Kafka, through a local write-ahead spool.
  *
  * Path of an event: `publish()` serializes it (JSON + CRC-32 framing) and queues the line; at
- * most every `writeDelayMs` (2 ms) ONE write(2) hands everything queued to the kernel (libuv
+ * most every `writeDelayMs` (5 ms) ONE write(2) hands everything queued to the kernel (libuv
  * thread pool, at most one write in flight), appending to the active spool segment. A background sender reads
  * the spool in order, batches (up to `batchSize` events or `lingerMs`), and sends with the
  * idempotent producer (acks=all, one request in flight) to the versioned topic keyed by consumer
@@ -109,7 +109,7 @@ export interface KafkaUsageSinkOptions {
   writeMode?: 'async' | 'sync';
   /**
    * 'async' mode: how long the first queued line waits for others before the write, in ms.
-   * Default 2. Each write is a hop to the thread pool and back (a wake-up and a context switch
+   * Default 5. Each write is a hop to the thread pool and back (a wake-up and a context switch
    * on each side); under load, writing every turn cost more CPU than anything else the sink
    * does. 0 = write at the end of the current event-loop turn.
    */
@@ -308,7 +308,7 @@ export class KafkaUsageSink implements UsageEventSink {
     this.topic = opts.topic ?? USAGE_TOPIC_V1;
     this.batchSize = opts.batchSize ?? 500;
     this.lingerMs = opts.lingerMs ?? 50;
-    this.writeDelayMs = opts.writeDelayMs ?? 2;
+    this.writeDelayMs = opts.writeDelayMs ?? 5;
     this.fsyncIntervalMs = opts.fsyncIntervalMs ?? 100;
     this.writeMode = opts.writeMode ?? 'async';
     this.maxPendingEvents = opts.maxPendingEvents ?? 10_000;

@@ -16,7 +16,9 @@
  *            round trip), one usage event per request to Kafka (unique topic), access log at info
  *
  * Pinning (taskset): the three proxies and the gateway on CPU 0; the upstream, the load
- * generators and this runner on CPU 1. Postgres, Redis and Kafka (the shared stack) are not pinned.
+ * generators, this runner and, for the duration of the run, the shared stack (PostgreSQL,
+ * Redis, ClickHouse, Kafka, stripe-mock) on CPU 1, so nothing but the process under test runs
+ * on the measured core.
  *
  * 1. Throughput: closed loop, the same generator (wrk, 1 thread, or autocannon) with the same
  *    connections and duration for every target, rounds interleaved (direct bare fastify gateway,
@@ -45,7 +47,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { availableParallelism, loadavg, release, tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
@@ -121,6 +123,7 @@ function cpuSeconds(pid: number): number {
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
 
 const children: ChildProcess[] = [];
+let unpinStack: () => void = () => {};
 let db: TestDatabase | undefined;
 let profileDir: string | undefined;
 /** Temporary directories removed at the end (the gateway's spool; its log unless it failed). */
@@ -578,6 +581,7 @@ async function main(): Promise<void> {
   const machine = machineFacts(); // before pinning: nproc counts the CPUs this process may use
   // This runner only waits on children: keep it off the proxies' CPU.
   execFileSync('taskset', ['-a', '-p', '-c', String(CLIENT_CPU), String(process.pid)], { stdio: 'ignore' });
+  unpinStack = pinStackToClientCpu();
   const startedAt = new Date().toISOString();
   const loadStart = loadAverage();
   const stack = { ...sharedStackEnv(), ...process.env } as Record<string, string>;
@@ -827,6 +831,54 @@ async function deleteTopic(topic: string, brokers: string): Promise<void> {
   }
 }
 
+/**
+ * The shared stack's processes (PostgreSQL with its backends, Redis, ClickHouse, the Kafka JVM,
+ * stripe-mock), found from `infra/stack.sh status` and their descendants.
+ */
+function stackPids(): number[] {
+  const status = execFileSync('bash', [join(REPO_ROOT, 'infra', 'stack.sh'), 'status'], {
+    env: process.env,
+  }).toString();
+  const roots = [...status.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
+  const ps = execFileSync('ps', ['-e', '-o', 'pid=,ppid=']).toString();
+  const childrenOf = new Map<number, number[]>();
+  for (const line of ps.trim().split('\n')) {
+    const [pid, ppid] = line.trim().split(/\s+/).map(Number);
+    if (pid === undefined || ppid === undefined) continue;
+    childrenOf.set(ppid, [...(childrenOf.get(ppid) ?? []), pid]);
+  }
+  const all: number[] = [];
+  const queue = [...roots];
+  while (queue.length > 0) {
+    const pid = queue.pop()!;
+    all.push(pid);
+    queue.push(...(childrenOf.get(pid) ?? []));
+  }
+  return all;
+}
+
+/**
+ * Keeps the measured core for the process under test: the stack's services (which the gateway
+ * calls, and which otherwise run wherever the scheduler puts them, JVM and GC threads included)
+ * move to the client CPU for the run, and back to every CPU at the end. Returns the undo.
+ */
+function pinStackToClientCpu(): () => void {
+  const pids = stackPids();
+  const set = (cpus: string) => {
+    for (const pid of pids) {
+      try {
+        execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+      } catch {
+        // exited meanwhile (a PostgreSQL backend): nothing to pin
+      }
+    }
+  };
+  set(String(CLIENT_CPU));
+  log(`pinned ${pids.length} stack processes to CPU ${CLIENT_CPU} for the run`);
+  // os.cpus(): every CPU of the machine (availableParallelism() only counts this runner's own).
+  return () => set(`0-${cpus().length - 1}`);
+}
+
 /** SIGTERM every child and wait for it (SIGKILL after 15 s). */
 async function stopChildren(): Promise<void> {
   await Promise.all(
@@ -858,6 +910,7 @@ try {
   process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
   process.exitCode = 1;
 } finally {
+  unpinStack();
   await stopChildren();
   await db?.drop();
   for (const dir of scratch) rmSync(dir, { recursive: true, force: true });

@@ -144,6 +144,10 @@ export const GatewayEnvSchema = postgresEnv
     GATEWAY_SPOOL_WRITE_MODE: z.enum(['async', 'sync']).default('async'),
     /** fdatasync period of the spool in ms: the bound on what an OS crash or power loss can lose. */
     GATEWAY_SPOOL_FSYNC_INTERVAL_MS: z.coerce.number().int().nonnegative().default(100),
+    /** Most usage events per Kafka request. */
+    GATEWAY_USAGE_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+    /** Longest an event waits for its Kafka batch to fill, in ms (fuller batches cost less CPU). */
+    GATEWAY_USAGE_LINGER_MS: z.coerce.number().int().nonnegative().max(10_000).default(50),
     /** Disk bound of the spool in bytes; /readyz reports not ready above 90% of it. */
     GATEWAY_SPOOL_MAX_BYTES: z.coerce
       .number()

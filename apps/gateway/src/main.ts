@@ -57,6 +57,8 @@ const sink = KafkaUsageSink.open({
   maxSpoolBytes: config.GATEWAY_SPOOL_MAX_BYTES,
   writeMode: config.GATEWAY_SPOOL_WRITE_MODE,
   fsyncIntervalMs: config.GATEWAY_SPOOL_FSYNC_INTERVAL_MS,
+  batchSize: config.GATEWAY_USAGE_BATCH_SIZE,
+  lingerMs: config.GATEWAY_USAGE_LINGER_MS,
   log: (level, msg, fields) => logger[level](fields ?? {}, msg),
 });
 registerSinkMetrics(metrics, sink);

@@ -18,7 +18,6 @@ export interface ServerLimits {
 }
 
 export interface GatewayDeps extends PipelineDeps {
-  logger: Logger;
   limits: ServerLimits;
 }
 

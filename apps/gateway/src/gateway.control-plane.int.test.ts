@@ -3,6 +3,7 @@ import { createPrisma, type PrismaClient } from '@tollgate/db';
 import { createTestDatabase, type TestDatabase } from '@tollgate/db/testing';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AccessLog } from './access-log.ts';
 import { buildApp } from './app.ts';
 import { ControlPlane } from './control-plane/control-plane.ts';
 import { PostgresControlPlaneSource } from './control-plane/postgres-source.ts';
@@ -64,7 +65,7 @@ describe('gateway.control-plane (Postgres)', () => {
       fallbackLimiter: new MemoryLimiter(),
       sink: new MemoryUsageSink(),
       metrics,
-      accessLog: logger,
+      accessLog: AccessLog.off(),
       logger,
       options: {
         instanceId: 'gw-int',

@@ -3,6 +3,7 @@ import { createPrisma, migratePostgres, type PrismaClient } from '@tollgate/db';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PrivateStack, startPrivateStack } from '../../../infra/testing/stack.ts';
+import { AccessLog } from './access-log.ts';
 import { buildApp } from './app.ts';
 import { ControlPlane } from './control-plane/control-plane.ts';
 import { PostgresControlPlaneSource } from './control-plane/postgres-source.ts';
@@ -65,7 +66,7 @@ describe('gateway.postgres-outage (private Postgres stopped and restarted)', () 
       fallbackLimiter: new MemoryLimiter(),
       sink: new MemoryUsageSink(),
       metrics,
-      accessLog: logger,
+      accessLog: AccessLog.off(),
       logger,
       options: {
         instanceId: 'gw-pg',

@@ -12,6 +12,7 @@ import {
 } from '@tollgate/core';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
+import type { AccessLog } from './access-log.ts';
 import {
   activeSubscription,
   type CompiledPlan,
@@ -53,7 +54,9 @@ export interface PipelineDeps {
   fallbackLimiter: Limiter;
   sink: UsageEventSink;
   metrics: GatewayMetrics;
-  accessLog: Logger;
+  accessLog: AccessLog;
+  /** Errors of the pipeline itself (the access log has one line per request). */
+  logger: Logger;
   options: PipelineOptions;
 }
 
@@ -474,7 +477,7 @@ export class Pipeline {
   }
 
   private internalError(ex: Exchange, err: unknown): void {
-    this.deps.accessLog.error({ err, reqId: ex.requestId }, 'gateway pipeline error');
+    this.deps.logger.error({ err, reqId: ex.requestId }, 'gateway pipeline error');
     ex.fail(500, 'INTERNAL', 'An unexpected error occurred.', null, null);
   }
 
@@ -807,7 +810,7 @@ export class Pipeline {
         (billable ? this.billableEvents : this.nonBillableEvents).inc();
       } catch (err) {
         d.metrics.sinkErrors.inc();
-        d.accessLog.error({ err }, 'usage sink refused an event');
+        d.logger.error({ err }, 'usage sink refused an event');
       }
     } else {
       d.metrics.anonymous.inc();
@@ -821,18 +824,18 @@ export class Pipeline {
     }
     counter.inc();
     rm.latency.observe(latencyMs / 1000);
-    d.accessLog.info({
-      reqId: ex.requestId,
-      method: ex.method,
-      path: ex.path,
-      route: route?.label ?? null,
+    d.accessLog.record(
+      ex.requestId,
+      ex.method,
+      ex.path,
+      route?.label ?? null,
       status,
-      ms: latencyMs,
-      in: ex.bytesIn,
-      out: ex.bytesOut,
-      consumer: ex.consumerId,
-      upstream: ex.target?.origin ?? null,
-    });
+      latencyMs,
+      ex.bytesIn,
+      ex.bytesOut,
+      ex.consumerId,
+      ex.target?.origin ?? null,
+    );
   }
 
   private metricsFor(route: CompiledRoute | null): RouteMetrics {

@@ -5,6 +5,7 @@ import { createKafka, ensureTopics, KafkaUsageSink } from '@tollgate/kafka';
 import { createRedis, RedisLimiter } from '@tollgate/redis';
 import type { JSONWebKeySet } from 'jose';
 import pino from 'pino';
+import { AccessLog } from './access-log.ts';
 import { buildAdminApp, buildApp } from './app.ts';
 import { loadGatewayConfig } from './config.ts';
 import { ControlPlane } from './control-plane/control-plane.ts';
@@ -29,7 +30,10 @@ const destination = pino.destination({
   periodicFlush: 200,
 });
 const logger = pino({ level: config.LOG_LEVEL, base: { instance: config.GATEWAY_INSTANCE_ID } }, destination);
-const accessLog = logger.child({ log: 'access' });
+const accessLog = new AccessLog(destination, {
+  bindings: { instance: config.GATEWAY_INSTANCE_ID, log: 'access' },
+  enabled: logger.isLevelEnabled('info'),
+});
 const metrics = createMetrics();
 
 const prisma = createPrisma(config.DATABASE_URL);
@@ -184,6 +188,7 @@ async function shutdown(signal: string): Promise<void> {
   sinkClosed = true;
   await Promise.allSettled([redis.quit(), source.close(), registry.close(), admin.close()]);
   logger.info('gateway stopped');
+  accessLog.close();
   try {
     destination.flushSync();
   } catch {

@@ -9,6 +9,7 @@ import {
   type UsageEventSink,
 } from '@tollgate/core';
 import pino from 'pino';
+import { AccessLog } from '../access-log.ts';
 import { buildApp } from '../app.ts';
 import { ControlPlane } from '../control-plane/control-plane.ts';
 import type { ControlPlaneSource, KeyRecord, RawSnapshot } from '../control-plane/types.ts';
@@ -324,7 +325,7 @@ export async function buildTestGateway(source: StaticSource, opts: TestGatewayOp
     fallbackLimiter: new MemoryLimiter(),
     sink,
     metrics,
-    accessLog: logger,
+    accessLog: AccessLog.off(),
     logger,
     options: {
       instanceId: 'gateway/test',

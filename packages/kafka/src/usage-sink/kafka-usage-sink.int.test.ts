@@ -84,7 +84,15 @@ describe('usage sink: happy path', () => {
   it('acked segments are deleted; the spool stays about one segment in steady state', async () => {
     const topic = await freshTopic();
     const dir = spoolDir();
-    const sink = KafkaUsageSink.open({ kafka, topic, spoolDir: dir, segmentBytes: 64 * 1024, log });
+    // writeDelayMs 0: one write per turn, so each write is one turn's ~20 KB (the bound below).
+    const sink = KafkaUsageSink.open({
+      kafka,
+      topic,
+      spoolDir: dir,
+      segmentBytes: 64 * 1024,
+      writeDelayMs: 0,
+      log,
+    });
     // 40 event-loop turns of 50 events (one write each, ~20 KB): a segment is sealed at the first
     // write that finds it over segmentBytes, so it exceeds the target by at most one write.
     let maxSpoolBytes = 0;

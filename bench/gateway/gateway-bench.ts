@@ -13,7 +13,8 @@
  *   bare     a bare undici proxy (servers.ts bare), no policies
  *   fastify  @fastify/http-proxy with its defaults (servers.ts fastify), no policies
  *   gateway  apps/gateway/src/main.ts: API key auth, the Redis limiter (quota + rate, one Lua
- *            round trip), one usage event per request to Kafka (unique topic), access log at info
+ *            script call per event-loop turn's checks), one usage event per request to Kafka
+ *            (unique topic), access log at info
  *
  * Pinning (taskset): the three proxies and the gateway on CPU 0; the upstream, the load
  * generators, this runner and, for the duration of the run, the shared stack (PostgreSQL,

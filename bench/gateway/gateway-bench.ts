@@ -876,6 +876,14 @@ function pinStackToClientCpu(): () => void {
   };
   set(String(CLIENT_CPU));
   log(`pinned ${pids.length} stack processes to CPU ${CLIENT_CPU} for the run`);
+  // An interrupted run must not leave the stack squeezed onto one CPU.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      set(`0-${cpus().length - 1}`);
+      for (const c of children) c.kill('SIGTERM');
+      process.exit(130);
+    });
+  }
   // os.cpus(): every CPU of the machine (availableParallelism() only counts this runner's own).
   return () => set(`0-${cpus().length - 1}`);
 }

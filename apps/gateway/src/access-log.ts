@@ -4,9 +4,10 @@
  * other log line, so pino tooling (pino-pretty, transports reading stdout) reads both alike.
  *
  * Why not `logger.info({...})`: pino builds each line generically (an object per request, a
- * loop over its keys, a write per line); measured on the gateway's machine that is 7.2 µs per
- * line against 0.5 µs for this fixed-shape writer, on a request path whose whole budget is tens
- * of µs. Lines are appended to a string and handed to the destination in chunks of
+ * loop over its keys, a write per line). Measured on one pinned core of the gateway's machine:
+ * pino 7.2 µs per line (async destination to /dev/null, 32 KiB buffer), this writer 0.5 µs per
+ * line (its destination writes, one per 32 KiB, not included), on a request path whose whole
+ * budget is tens of µs. Lines are appended to a string and handed to the destination in chunks of
  * `flushBytes` (32 KiB) or every `flushIntervalMs` (200 ms), and on close(): a crash loses at
  * most that much of the access log, never a usage event (those have their own spool).
  */
@@ -46,10 +47,6 @@ export class AccessLog {
   /** An access log that writes nothing (tests, LOG_LEVEL=warn). */
   static off(): AccessLog {
     return new AccessLog({ write() {} }, { bindings: {}, enabled: false });
-  }
-
-  get enabled(): boolean {
-    return this.opts.enabled;
   }
 
   /** One request. Positional on purpose: no object per request. */

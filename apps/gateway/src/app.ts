@@ -99,9 +99,6 @@ export class ProxyServer {
     }
   };
 
-  /** Kept for symmetry with the admin app: nothing to wait for. */
-  async ready(): Promise<void> {}
-
   async listen(opts: { host: string; port: number }): Promise<AddressInfo> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);

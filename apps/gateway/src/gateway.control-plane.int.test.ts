@@ -1,16 +1,8 @@
-import { MemoryLimiter, MemoryUsageSink } from '@tollgate/core';
 import { createPrisma, type PrismaClient } from '@tollgate/db';
 import { createTestDatabase, type TestDatabase } from '@tollgate/db/testing';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AccessLog } from './access-log.ts';
-import { buildApp } from './app.ts';
-import { ControlPlane } from './control-plane/control-plane.ts';
 import { PostgresControlPlaneSource } from './control-plane/postgres-source.ts';
-import { ApiKeyResolver } from './identity/resolve-api-key.ts';
-import { createMetrics } from './metrics.ts';
-import { TargetRegistry } from './proxy/upstream.ts';
-import { type Echo, startEcho } from './testing/fixtures.ts';
+import { buildTestGateway, type Echo, startEcho, type TestGateway } from './testing/fixtures.ts';
 import { type SeededGateway, seedGateway, waitFor } from './testing/seed.ts';
 
 /** Documented bound: a revoked key stops working within GATEWAY_KEY_CACHE_TTL_MS (≤ 5 s). */
@@ -21,10 +13,10 @@ describe('gateway.control-plane (Postgres)', () => {
   let prisma: PrismaClient;
   let echo: Echo;
   let seeded: SeededGateway;
-  let controlPlane: ControlPlane;
-  let registry: TargetRegistry;
-  let metrics: ReturnType<typeof createMetrics>;
-  let app: ReturnType<typeof buildApp>;
+  let gw: TestGateway;
+  let controlPlane: TestGateway['controlPlane'];
+  let metrics: TestGateway['metrics'];
+  let app: TestGateway['app'];
   let source: PostgresControlPlaneSource;
 
   beforeAll(async () => {
@@ -33,62 +25,12 @@ describe('gateway.control-plane (Postgres)', () => {
     seeded = await seedGateway(db.prisma, echo.url);
     prisma = createPrisma(db.url);
     source = new PostgresControlPlaneSource(prisma, db.url);
-    const logger = pino({ level: 'silent' });
-    metrics = createMetrics();
-    registry = new TargetRegistry({
-      connections: 8,
-      connectTimeoutMs: 1000,
-      passiveFailures: 3,
-      breakerFailures: 5,
-      breakerOpenMs: 5000,
-    });
-    const keys = new ApiKeyResolver(
-      (h) => source.findKeyByHash(h),
-      { ttlMs: REVOCATION_BOUND_MS, negativeTtlMs: 1000, maxEntries: 1000 },
-      metrics,
-    );
-    controlPlane = new ControlPlane({
-      source,
-      registry,
-      metrics,
-      logger,
-      defaultMaxBodyBytes: 1 << 20,
-      resyncMs: 60_000,
-      onKeysChanged: () => keys.clear(),
-    });
-    await controlPlane.start();
-    app = buildApp({
-      controlPlane,
-      keys,
-      jwt: null,
-      limiter: new MemoryLimiter(),
-      fallbackLimiter: new MemoryLimiter(),
-      sink: new MemoryUsageSink(),
-      metrics,
-      accessLog: AccessLog.off(),
-      logger,
-      options: {
-        instanceId: 'gw-int',
-        trustedProxies: null,
-        consumerHeader: 'x-tollgate-consumer',
-        planHeader: 'x-tollgate-plan',
-        retries: 1,
-        failClosedRetryAfterS: 1,
-      },
-      limits: {
-        maxHeaderBytes: 16384,
-        headersTimeoutMs: 5000,
-        requestTimeoutMs: 30000,
-        keepAliveTimeoutMs: 5000,
-      },
-    });
-    await app.ready();
+    gw = await buildTestGateway(source, { keyTtlMs: REVOCATION_BOUND_MS });
+    ({ app, controlPlane, metrics } = gw);
   });
 
   afterAll(async () => {
-    await app?.close();
-    await controlPlane?.close();
-    await registry?.close();
+    await gw?.close();
     await prisma?.$disconnect();
     await echo?.close();
     await db?.drop();

@@ -1,16 +1,8 @@
-import { MemoryLimiter, MemoryUsageSink } from '@tollgate/core';
 import { createPrisma, migratePostgres, type PrismaClient } from '@tollgate/db';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PrivateStack, startPrivateStack } from '../../../infra/testing/stack.ts';
-import { AccessLog } from './access-log.ts';
-import { buildApp } from './app.ts';
-import { ControlPlane } from './control-plane/control-plane.ts';
 import { PostgresControlPlaneSource } from './control-plane/postgres-source.ts';
-import { ApiKeyResolver } from './identity/resolve-api-key.ts';
-import { createMetrics } from './metrics.ts';
-import { TargetRegistry } from './proxy/upstream.ts';
-import { type Echo, startEcho } from './testing/fixtures.ts';
+import { buildTestGateway, type Echo, startEcho, type TestGateway } from './testing/fixtures.ts';
 import { type SeededGateway, seedGateway, waitFor } from './testing/seed.ts';
 
 // Stops Postgres on purpose: a PRIVATE Postgres (never the shared stack's).
@@ -20,11 +12,10 @@ describe('gateway.postgres-outage (private Postgres stopped and restarted)', () 
   let prisma: PrismaClient;
   let echo: Echo;
   let seeded: SeededGateway;
-  let controlPlane: ControlPlane;
-  let registry: TargetRegistry;
-  let keys: ApiKeyResolver;
-  let app: ReturnType<typeof buildApp>;
-  const metrics = createMetrics();
+  let gw: TestGateway;
+  let controlPlane: TestGateway['controlPlane'];
+  let app: TestGateway['app'];
+  let metrics: TestGateway['metrics'];
 
   beforeAll(async () => {
     stack = await startPrivateStack({ services: ['postgres'] });
@@ -34,62 +25,12 @@ describe('gateway.postgres-outage (private Postgres stopped and restarted)', () 
     echo = await startEcho();
     seeded = await seedGateway(seedPrisma, echo.url, { quota: null });
     prisma = createPrisma(url);
-    const source = new PostgresControlPlaneSource(prisma, url);
-    const logger = pino({ level: 'silent' });
-    registry = new TargetRegistry({
-      connections: 8,
-      connectTimeoutMs: 1000,
-      passiveFailures: 3,
-      breakerFailures: 5,
-      breakerOpenMs: 5000,
-    });
-    keys = new ApiKeyResolver(
-      (h) => source.findKeyByHash(h),
-      { ttlMs: 1000, negativeTtlMs: 1000, maxEntries: 100 },
-      metrics,
-    );
-    controlPlane = new ControlPlane({
-      source,
-      registry,
-      metrics,
-      logger,
-      defaultMaxBodyBytes: 1 << 20,
-      resyncMs: 60_000,
-      onKeysChanged: () => keys.clear(),
-    });
-    await controlPlane.start();
-    app = buildApp({
-      controlPlane,
-      keys,
-      jwt: null,
-      limiter: new MemoryLimiter(),
-      fallbackLimiter: new MemoryLimiter(),
-      sink: new MemoryUsageSink(),
-      metrics,
-      accessLog: AccessLog.off(),
-      logger,
-      options: {
-        instanceId: 'gw-pg',
-        trustedProxies: null,
-        consumerHeader: 'x-tollgate-consumer',
-        planHeader: 'x-tollgate-plan',
-        retries: 1,
-        failClosedRetryAfterS: 1,
-      },
-      limits: {
-        maxHeaderBytes: 16384,
-        headersTimeoutMs: 5000,
-        requestTimeoutMs: 30000,
-        keepAliveTimeoutMs: 5000,
-      },
-    });
-    await app.ready();
+    gw = await buildTestGateway(new PostgresControlPlaneSource(prisma, url), { keyTtlMs: 1000 });
+    ({ app, controlPlane, metrics } = gw);
   }, 240_000);
 
   afterAll(async () => {
-    await app?.close();
-    await controlPlane?.close();
-    await registry?.close();
+    await gw?.close();
     await prisma?.$disconnect().catch(() => {});
     await seedPrisma?.$disconnect().catch(() => {});
     await echo?.close();

@@ -466,8 +466,10 @@ export class Pipeline {
     this.nonBillableEvents = m.usageEvents.labels('false');
   }
 
-  /** Entry point (ProxyServer's request handler); from here on this pipeline owns `res`. */
-  /** `requestId`: the caller's acceptable X-Request-Id, or null to use the event id. */
+  /**
+   * Entry point (ProxyServer's request handler); from here on this pipeline owns `res`.
+   * `requestId`: the caller's acceptable X-Request-Id, or null to use the event id.
+   */
   handle(req: IncomingMessage, res: ServerResponse, requestId: string | null): void {
     const ex = new Exchange(this, req, res, requestId);
     (res as ServerResponse & WithExchange)[kExchange] = ex;

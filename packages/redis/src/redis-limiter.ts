@@ -270,7 +270,9 @@ function decide(req: LimitRequest, reply: unknown[], at: number): LimitDecision 
     };
   }
   if (!allowed) {
-    throw new LimiterUnavailableError(`unexpected limiter reply ${JSON.stringify(reply.slice(at, at + 5))}`);
+    throw new LimiterUnavailableError(
+      `unexpected limiter reply ${JSON.stringify(reply.slice(at, at + REPLY_WIDTH))}`,
+    );
   }
   return {
     allowed: true,

@@ -285,7 +285,8 @@ export interface TestGatewayOptions {
   headersTimeoutMs?: number;
 }
 
-export async function buildTestGateway(source: StaticSource, opts: TestGatewayOptions = {}) {
+/** The whole pipeline in-process on memory ports, over any control-plane source (a StaticSource, or Postgres). */
+export async function buildTestGateway(source: ControlPlaneSource, opts: TestGatewayOptions = {}) {
   const logger = pino({ level: 'silent' });
   const metrics = createMetrics();
   const registry = new TargetRegistry({
@@ -342,7 +343,6 @@ export async function buildTestGateway(source: StaticSource, opts: TestGatewayOp
       keepAliveTimeoutMs: 5_000,
     },
   });
-  await app.ready();
   return {
     app,
     sink,
@@ -358,3 +358,5 @@ export async function buildTestGateway(source: StaticSource, opts: TestGatewayOp
     },
   };
 }
+
+export type TestGateway = Awaited<ReturnType<typeof buildTestGateway>>;

@@ -114,6 +114,8 @@ const ACTIONS: Record<string, ActionSpec> = {
   },
   createAdminTokenAction: { allowed: ['admin'], attack: () => ({ name: 'backdoor' }) },
   revokeAdminTokenAction: { allowed: ['admin'], attack: (w) => ({ id: w.adminTokenId }) },
+  // version 1: the configuration before the world was seeded (no APIs): a rollback would wipe it
+  rollbackConfigVersionAction: { allowed: ['admin'], attack: () => ({ version: 1 }) },
 };
 
 type PageAccess = 'public' | 'dev' | 'admin' | 'finance';
@@ -137,6 +139,7 @@ const PAGES: Record<string, PageAccess> = {
   '/admin/plans/[id]': 'admin',
   '/admin/consumers': 'admin',
   '/admin/audit': 'admin',
+  '/admin/config': 'admin',
   '/admin/tokens': 'admin',
   '/finance': 'finance',
   '/finance/reconciliation': 'finance',
@@ -153,12 +156,22 @@ const ROUTES: Record<string, { methods: string[]; auth: 'admin-token' | 'finance
   '/admin/v1/targets/[id]': { methods: ['DELETE'], auth: 'admin-token' },
   '/admin/v1/plans': { methods: ['GET', 'POST'], auth: 'admin-token' },
   '/admin/v1/plans/[id]': { methods: ['GET', 'PATCH'], auth: 'admin-token' },
-  '/admin/v1/consumers': { methods: ['GET'], auth: 'admin-token' },
+  '/admin/v1/consumers': { methods: ['GET', 'POST'], auth: 'admin-token' },
+  '/admin/v1/consumers/[id]/members': { methods: ['POST'], auth: 'admin-token' },
+  '/admin/v1/consumers/[id]/members/[userId]': { methods: ['DELETE'], auth: 'admin-token' },
+  '/admin/v1/consumers/[id]/keys': { methods: ['GET', 'POST'], auth: 'admin-token' },
+  '/admin/v1/consumers/[id]/keys/[keyId]': { methods: ['GET', 'DELETE'], auth: 'admin-token' },
+  '/admin/v1/consumers/[id]/keys/[keyId]/rotate': { methods: ['POST'], auth: 'admin-token' },
+  '/admin/v1/consumers/[id]/subscription/cancel': { methods: ['POST'], auth: 'admin-token' },
   '/admin/v1/consumers/[id]': { methods: ['GET'], auth: 'admin-token' },
   '/admin/v1/consumers/[id]/suspend': { methods: ['POST'], auth: 'admin-token' },
   '/admin/v1/consumers/[id]/reinstate': { methods: ['POST'], auth: 'admin-token' },
   '/admin/v1/consumers/[id]/plan': { methods: ['POST'], auth: 'admin-token' },
   '/admin/v1/audit-log': { methods: ['GET'], auth: 'admin-token' },
+  '/admin/v1/config-versions': { methods: ['GET'], auth: 'admin-token' },
+  '/admin/v1/config-versions/[version]': { methods: ['GET'], auth: 'admin-token' },
+  '/admin/v1/config-versions/[version]/rollback': { methods: ['POST'], auth: 'admin-token' },
+  '/admin/v1/config-quarantine': { methods: ['GET'], auth: 'admin-token' },
   '/admin/v1/tokens': { methods: ['GET', 'POST'], auth: 'admin-token' },
   '/admin/v1/tokens/[id]': { methods: ['DELETE'], auth: 'admin-token' },
   '/finance/usage.csv': { methods: ['GET'], auth: 'finance-session' },
@@ -237,7 +250,10 @@ function fill(path: string): string {
     .replace('/admin/v1/targets/[id]', `/admin/v1/targets/${world.targetId}`)
     .replace('/admin/v1/plans/[id]', `/admin/v1/plans/${world.publicPlanId}`)
     .replace('/admin/v1/consumers/[id]', `/admin/v1/consumers/${world.consumerB}`)
-    .replace('/admin/v1/tokens/[id]', `/admin/v1/tokens/${world.adminTokenId}`);
+    .replace('/keys/[keyId]', `/keys/${world.keyB.id}`)
+    .replace('/members/[userId]', `/members/${world.users.devB.id}`)
+    .replace('/admin/v1/tokens/[id]', `/admin/v1/tokens/${world.adminTokenId}`)
+    .replace('/admin/v1/config-versions/[version]', '/admin/v1/config-versions/1');
 }
 
 beforeAll(async () => {
@@ -323,7 +339,7 @@ describe('authorization matrix', () => {
     expect(user.memberships.map((m) => m.consumerId)).not.toContain(world.consumerB);
   });
 
-  it('sign-in is rate limited per email, even with the right password afterwards', async () => {
+  it('sign-in is throttled per address and account, even with the right password afterwards', async () => {
     const signIn = actions.find((a) => a.name === 'signInAction')!;
     const email = world.users.finance.email;
     for (let i = 0; i < 5; i++) {
@@ -446,7 +462,7 @@ describe('authorization matrix', () => {
     expect(Object.keys(json.paths).sort()).toEqual(
       Object.keys(ROUTES)
         .filter((r) => ROUTES[r]!.auth === 'admin-token')
-        .map((r) => r.replaceAll('[id]', '{id}'))
+        .map((r) => r.replace(/\[(\w+)\]/g, '{$1}'))
         .sort(),
     );
   });

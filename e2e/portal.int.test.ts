@@ -85,6 +85,10 @@ async function shot(name: string): Promise<void> {
   await page.waitForLoadState('networkidle');
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
   visited.push(new URL(page.url()).pathname);
+  // After a server action Next re-renders the page and puts its <title> back a moment after the
+  // body (seen once in a loaded run: document-title on keys-created). Wait up to 5 s for one; a
+  // page that never gets a title still fails below.
+  await page.waitForFunction('document.title !== ""', undefined, { timeout: 5000 }).catch(() => {});
   await page.evaluate(AXE_SOURCE);
   // evaluated as text: this file is compiled without the DOM library
   const violations = (await page.evaluate(

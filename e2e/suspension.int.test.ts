@@ -12,6 +12,7 @@ import { sharedStackEnv } from '../infra/testing/stack.ts';
 import {
   type ChildService,
   freePorts,
+  gatewayTestEnv,
   startApp,
   startPrivateRedis,
   waitUntil,
@@ -230,20 +231,21 @@ describe('billing → gateway suspension (real processes)', () => {
     const started = await Promise.allSettled([
       startApp(
         'gateway',
-        {
-          DATABASE_URL: db.url,
-          REDIS_URL: redis.url,
-          KAFKA_BROKERS: stack.KAFKA_BROKERS!,
-          GATEWAY_HOST: '127.0.0.1',
-          GATEWAY_PORT: String(gatewayPort),
-          GATEWAY_ADMIN_HOST: '127.0.0.1',
-          GATEWAY_ADMIN_PORT: String(adminPort),
-          GATEWAY_REDIS_KEY_PREFIX: `test:suspension:${randomUUID()}:`,
-          GATEWAY_USAGE_TOPIC: `tollgate.usage.v1.test-${randomUUID()}`,
-          GATEWAY_SPOOL_DIR: join(tempDir, 'gateway-spool'),
-          GATEWAY_CONFIG_RESYNC_MS: String(CONFIG_RESYNC_MS),
-          GATEWAY_SHUTDOWN_GRACE_MS: '3000',
-        },
+        gatewayTestEnv(
+          {
+            databaseUrl: db.url,
+            redisUrl: redis.url,
+            kafkaBrokers: stack.KAFKA_BROKERS!,
+            port: gatewayPort,
+            adminPort,
+            name: 'suspension',
+            spoolDir: join(tempDir, 'gateway-spool'),
+          },
+          {
+            GATEWAY_CONFIG_RESYNC_MS: String(CONFIG_RESYNC_MS),
+            GATEWAY_SHUTDOWN_GRACE_MS: '3000',
+          },
+        ),
         `${gatewayAdminUrl}/readyz`,
       ),
       startApp(

@@ -60,6 +60,9 @@ up() {
   export METERING_SERVICE_TOKEN=${METERING_SERVICE_TOKEN:-local-metering-token-change-me-0123456789}
   export BILLING_SERVICE_TOKEN=${BILLING_SERVICE_TOKEN:-local-billing-token-change-me-0123456789}
   export GATEWAY_SPOOL_DIR=${GATEWAY_SPOOL_DIR:-$STATE/gateway-spool}
+  # The gateway refuses upstreams on internal addresses unless allowed: the demo upstream listens
+  # on loopback (the seed's target). Add your own local upstreams here, comma-separated.
+  export GATEWAY_UPSTREAM_ALLOW=${GATEWAY_UPSTREAM_ALLOW:-127.0.0.1:4010}
   bash packages/db/scripts/generate.sh
   npm run --silent migrate
   local seed_out

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Tollgate local stack: the real services our apps and integration tests talk to, without Docker.
 #
-#   bash infra/stack.sh install              install what is missing (apt, Maven Central, Go proxy)
+#   bash infra/stack.sh install              install what is missing (apt, Maven Central, Go proxy, PyPI)
 #   bash infra/stack.sh up [service...]      install if needed, start, wait on a real probe
 #   bash infra/stack.sh down [service...]    stop gracefully; data is kept
 #   bash infra/stack.sh start|stop SERVICE   one service
@@ -292,7 +292,9 @@ install_stripe_mock() {
   echo "$STRIPE_MOCK_VERSION" >"$marker"
 }
 
-# install [service...]: with no argument, also the tools e2e and bench need (chromium, wrk).
+# install [service...]: with no argument, also the tools e2e and bench need (chromium, wrk,
+# schemathesis, and nginx: the gateway bench's C proxy baseline, which the bench runs from its own
+# config on a free port; the packaged service is not used).
 cmd_install() {
   local svcs
   mapfile -t svcs < <(services_from_args "$@")
@@ -312,7 +314,7 @@ cmd_install() {
       kafka) debs+=("default-jre-headless /usr/bin/java") ;;
     esac
   done
-  if [[ $# -eq 0 ]]; then debs+=("chromium /usr/bin/chromium" "wrk /usr/bin/wrk"); fi
+  if [[ $# -eq 0 ]]; then debs+=("chromium /usr/bin/chromium" "wrk /usr/bin/wrk" "nginx /usr/sbin/nginx"); fi
   debs+=("curl /usr/bin/curl")
   install_debian "$(printf '%s\n' "${debs[@]}")"
   for svc in "${svcs[@]}"; do
@@ -322,6 +324,8 @@ cmd_install() {
     esac
   done
   exec 7>&- # release the install lock
+  # The contract tests' fuzzer (PyPI, pinned); it takes its own lock.
+  if [[ $# -eq 0 ]]; then TOLLGATE_CACHE_DIR="$CACHE_DIR" bash "$INFRA_DIR/schemathesis.sh" --install >/dev/null; fi
 }
 
 # ---------------------------------------------------------------------------------------------

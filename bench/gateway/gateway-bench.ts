@@ -56,6 +56,7 @@ import { createTestDatabase, type TestDatabase } from '@tollgate/db/testing';
 import { createKafka } from '@tollgate/kafka';
 import { GATEWAY_NODE_FLAGS } from '../../apps/gateway/src/node-flags.ts';
 import { freePorts, REPO_ROOT, sharedStackEnv } from '../../infra/testing/stack.ts';
+import { NGINX, nginxConfig, nginxVersion } from './nginx.ts';
 import { seedBench } from './seed-bench.ts';
 import { summarizeProfile } from './summarize-profile.ts';
 
@@ -74,6 +75,8 @@ const { values: args } = parseArgs({
     'no-gateway': { type: 'boolean', default: false },
     'open-loop-spin': { type: 'boolean', default: false },
     'profile-gateway': { type: 'boolean', default: false },
+    // Replaces the gateway's V8 flags (node-flags.ts) for an experiment, e.g. "" or "--max-semi-space-size=16".
+    'gateway-node-flags': { type: 'string' },
     'gateway-log-level': { type: 'string', default: 'info' },
     'write-md': { type: 'boolean', default: false },
     'from-results': { type: 'string' },
@@ -107,12 +110,15 @@ const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 const SERVER_CPU = 0;
 const CLIENT_CPU = 1;
 
-type Target = 'direct' | 'bare' | 'fastify' | 'gateway';
+type Target = 'direct' | 'nginx' | 'bare' | 'fastify' | 'gateway';
+const ALL_TARGETS: readonly Target[] = ['direct', 'nginx', 'bare', 'fastify', 'gateway'];
 interface TargetSpec {
   url: string;
   headers: Record<string, string>;
   /** The server process whose CPU time a request costs (the upstream for `direct`). */
   pid: number;
+  /** The gateway's admin listener (its /metrics are read around each round). */
+  adminUrl?: string;
 }
 
 /** User + system CPU seconds of a process, all threads (utime and stime of /proc/<pid>/stat). */
@@ -161,6 +167,16 @@ function startPinned(
   return child;
 }
 
+/** Starts a non-node program pinned to `cpu` (nginx). */
+function startPinnedBinary(cpu: number, cmd: string[], logFile: string): ChildProcess {
+  const [bin, binArgs] = pinnedCommand(cpu, cmd);
+  const fd = openSync(logFile, 'a');
+  const child = spawn(bin, binArgs, { env: process.env, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  children.push(child);
+  return child;
+}
+
 /** Polls until `url` answers 200 (deadline 60 s); fails early when `child` exits. */
 async function waitReady(url: string, headers: Record<string, string>, child: ChildProcess, what: string) {
   const until = Date.now() + 60_000;
@@ -181,6 +197,8 @@ async function waitReady(url: string, headers: Record<string, string>, child: Ch
 }
 
 interface ClosedLoopResult extends CpuAccounting {
+  /** The gateway's own view of the round (gateway rounds only). */
+  gateway?: GatewayRoundStats;
   rps: number;
   requests: number;
   non2xx: number;
@@ -191,8 +209,18 @@ interface ClosedLoopResult extends CpuAccounting {
 
 /** Runs the generator and accounts the server process's CPU time over the same interval. */
 async function closedLoop(t: TargetSpec, seconds: number): Promise<ClosedLoopResult> {
-  const { result, cpu } = await withCpuAccounting(t.pid, () => runClosedLoopGenerator(t, seconds));
-  return { ...result, ...cpu, requestsPerCpuSecond: Math.round(result.requests / cpu.serverCpuSeconds) };
+  const run = () => withCpuAccounting(t.pid, () => runClosedLoopGenerator(t, seconds));
+  const { result: measured, stats } =
+    t.adminUrl === undefined
+      ? { result: await run(), stats: undefined }
+      : await withGatewayStats(t.adminUrl, run);
+  const { result, cpu } = measured;
+  return {
+    ...result,
+    ...cpu,
+    requestsPerCpuSecond: Math.round(result.requests / cpu.serverCpuSeconds),
+    ...(stats ? { gateway: stats } : {}),
+  };
 }
 
 /** Busy and total jiffies of one CPU from /proc/stat (busy = user nice system irq softirq steal). */
@@ -319,7 +347,7 @@ interface OpenLoopResult {
   allOk: number;
 }
 
-type OpenLoopRun = OpenLoopResult & CpuAccounting;
+type OpenLoopRun = OpenLoopResult & CpuAccounting & { gateway?: GatewayRoundStats };
 
 async function openLoop(t: TargetSpec, rate: number): Promise<OpenLoopRun> {
   const h = Object.entries(t.headers).flatMap(([k, v]) => ['--header', `${k}: ${v}`]);
@@ -337,10 +365,17 @@ async function openLoop(t: TargetSpec, rate: number): Promise<OpenLoopRun> {
     ...(args['open-loop-spin'] ? ['--spin'] : []),
     ...h,
   ]);
-  const { result, cpu } = await withCpuAccounting(t.pid, () =>
-    execFileAsync(cmd, cmdArgs, { maxBuffer: 1024 * 1024 }),
-  );
-  return { ...(JSON.parse(result.stdout.trim().split('\n').at(-1)!) as OpenLoopResult), ...cpu };
+  const run = () => withCpuAccounting(t.pid, () => execFileAsync(cmd, cmdArgs, { maxBuffer: 1024 * 1024 }));
+  const { result: measured, stats } =
+    t.adminUrl === undefined
+      ? { result: await run(), stats: undefined }
+      : await withGatewayStats(t.adminUrl, run);
+  const { result, cpu } = measured;
+  return {
+    ...(JSON.parse(result.stdout.trim().split('\n').at(-1)!) as OpenLoopResult),
+    ...cpu,
+    ...(stats ? { gateway: stats } : {}),
+  };
 }
 
 const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
@@ -370,7 +405,7 @@ function machineFacts() {
     const out = String((err as { stdout?: Buffer }).stdout ?? '');
     wrkVersion = /wrk (\S+)/.exec(out)?.[1] ?? 'n/a';
   }
-  return { nproc, model, node: process.version, kernel: release(), wrk: wrkVersion };
+  return { nproc, model, node: process.version, kernel: release(), wrk: wrkVersion, nginx: nginxVersion() };
 }
 
 const loadAverage = () => loadavg().map((x) => round2(x)) as [number, number, number];
@@ -390,12 +425,92 @@ async function gatewayCounters(adminUrl: string): Promise<Record<string, number>
     'tollgate_gateway_redis_errors_total',
     'tollgate_gateway_upstream_errors_total',
     'tollgate_gateway_key_cache_total',
+    'tollgate_gateway_limiter_timeouts_total',
+    'tollgate_gateway_shed_total',
+    'tollgate_gateway_admission_refused_total',
+    'tollgate_gateway_event_loop_delay_seconds',
+    'tollgate_gateway_event_loop_delay_samples',
+    ...REDIS_CALL_METRICS,
+    ...KAFKA_PRODUCE_METRICS,
   ];
   for (const line of text.split('\n')) {
     const m = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
     if (m && wanted.includes(m[1]!)) out[`${m[1]}${m[2] ?? ''}`] = Number(m[3]);
   }
   return out;
+}
+
+/** Redis calls the limiter made (quota leasing exports one of these; absent before it). */
+const REDIS_CALL_METRICS = ['tollgate_gateway_redis_calls', 'tollgate_gateway_redis_calls_total'];
+/** Kafka produce requests the usage sink made (topic v2's sender exports one of these). */
+const KAFKA_PRODUCE_METRICS = [
+  'tollgate_gateway_kafka_produce_requests',
+  'tollgate_gateway_kafka_produce_requests_total',
+];
+
+/** What the gateway itself reports about one round (its /metrics before and after it). */
+interface GatewayRoundStats {
+  /** Event-loop delay over the round (perf_hooks.monitorEventLoopDelay, reset by each scrape). */
+  loopDelayP99us: number;
+  loopDelayMaxUs: number;
+  /** Requests the gateway answered during the round (its own counter). */
+  requests: number;
+  /** Per 1,000 requests answered; null when the gateway does not export the counter. */
+  redisCallsPer1000: number | null;
+  kafkaProducePer1000: number | null;
+  /** 503s answered because a limiter call timed out (target 0). */
+  limiterTimeout503: number;
+  /** 503 OVERLOADED by load shedding; 429/503 by admission control. */
+  shed: number;
+  admissionRefused: number;
+}
+
+const sumOf = (c: Record<string, number>, names: readonly string[]) => {
+  let sum = 0;
+  let found = false;
+  for (const [k, v] of Object.entries(c)) {
+    const name = k.replace(/\{.*$/, '');
+    if (names.includes(name)) {
+      sum += v;
+      found = true;
+    }
+  }
+  return found ? sum : null;
+};
+
+/** Runs `fn` between two scrapes of the gateway's /metrics (the first starts the loop-delay window). */
+async function withGatewayStats<T>(
+  adminUrl: string,
+  fn: () => Promise<T>,
+): Promise<{ result: T; stats: GatewayRoundStats }> {
+  const before = await gatewayCounters(adminUrl);
+  const result = await fn();
+  const after = await gatewayCounters(adminUrl);
+  const delta = (names: readonly string[]) => {
+    const a = sumOf(after, names);
+    return a === null ? null : a - (sumOf(before, names) ?? 0);
+  };
+  const requests = delta(['tollgate_gateway_requests_total']) ?? 0;
+  const per1000 = (n: number | null) => (n === null || requests === 0 ? null : round2((n * 1000) / requests));
+  return {
+    result,
+    stats: {
+      loopDelayP99us: Math.round(
+        (after['tollgate_gateway_event_loop_delay_seconds{stat="p99"}'] ?? Number.NaN) * 1e6,
+      ),
+      loopDelayMaxUs: Math.round(
+        (after['tollgate_gateway_event_loop_delay_seconds{stat="max"}'] ?? Number.NaN) * 1e6,
+      ),
+      requests,
+      redisCallsPer1000: per1000(delta(REDIS_CALL_METRICS)),
+      kafkaProducePer1000: per1000(delta(KAFKA_PRODUCE_METRICS)),
+      limiterTimeout503:
+        (after['tollgate_gateway_limiter_timeouts_total{outcome="503"}'] ?? 0) -
+        (before['tollgate_gateway_limiter_timeouts_total{outcome="503"}'] ?? 0),
+      shed: delta(['tollgate_gateway_shed_total']) ?? 0,
+      admissionRefused: delta(['tollgate_gateway_admission_refused_total']) ?? 0,
+    },
+  };
 }
 
 /**
@@ -421,7 +536,7 @@ function renderMarkdown(r: Results): string {
   lines.push(`Run ${r.startedAt} → ${r.finishedAt}. Command: \`${r.command}\``);
   lines.push('');
   lines.push(
-    `Machine: ${r.machine.nproc} cores (\`nproc\`), ${r.machine.model}, Node ${r.machine.node}, Linux ${r.machine.kernel}; ` +
+    `Machine: ${r.machine.nproc} cores (\`nproc\`), ${r.machine.model}, Node ${r.machine.node}, nginx ${r.machine.nginx ?? 'n/a'}, Linux ${r.machine.kernel}; ` +
       `load average (1/5/15 min) ${r.load.start.join(' / ')} at the start, ${r.load.afterThroughput.join(' / ')} after the throughput rounds, ${r.load.end.join(' / ')} at the end.`,
   );
   if (r.gatewayError) lines.push('', `**Gateway not measured:** ${r.gatewayError}`);
@@ -486,6 +601,37 @@ function renderMarkdown(r: Results): string {
     for (const a of L.added) {
       lines.push(
         `| ${a.name} | **${Math.round(a.p50us)}** | **${Math.round(a.p99us)}** | ${a.perRoundP50us.join(', ')} | ${a.perRoundP99us.join(', ')} |`,
+      );
+    }
+  }
+  const gwRounds: { kind: string; round: number; stats: GatewayRoundStats }[] = [];
+  (r.throughput.gateway ?? []).forEach((x, i) => {
+    if (x.gateway)
+      gwRounds.push({ kind: 'throughput (closed loop, max rate)', round: i + 1, stats: x.gateway });
+  });
+  (r.latency?.runs.gateway ?? []).forEach((x, i) => {
+    if (x.gateway)
+      gwRounds.push({
+        kind: `latency (open loop, ${r.latency!.rate} req/s)`,
+        round: i + 1,
+        stats: x.gateway,
+      });
+  });
+  if (gwRounds.length > 0) {
+    const cell = (v: number | null) => (v === null ? 'n/a' : String(v));
+    lines.push('');
+    lines.push(
+      "Gateway, per round, from its own /metrics read just before and after the round: event-loop delay (`perf_hooks.monitorEventLoopDelay`, 1 ms sampling, the round's window; target p99 ≤ 1 ms at half the maximum rate), Redis calls and Kafka produce requests per 1,000 requests answered (n/a: the gateway does not export that counter; targets ≤ 20 and ≤ 5), 503s from limiter timeouts (target 0), requests shed (503 OVERLOADED) and refused by admission control.",
+    );
+    lines.push('');
+    lines.push(
+      '| round | requests | loop delay p99 µs | loop delay max µs | Redis calls / 1000 | Kafka produce / 1000 | limiter-timeout 503s | shed | admission refused |',
+    );
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const g of gwRounds) {
+      const x = g.stats;
+      lines.push(
+        `| ${g.kind} ${g.round} | ${x.requests} | ${x.loopDelayP99us} | ${x.loopDelayMaxUs} | ${cell(x.redisCallsPer1000)} | ${cell(x.kafkaProducePer1000)} | ${x.limiterTimeout503} | ${x.shed} | ${x.admissionRefused} |`,
       );
     }
   }
@@ -586,7 +732,7 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const loadStart = loadAverage();
   const stack = { ...sharedStackEnv(), ...process.env } as Record<string, string>;
-  const [upPort, barePort, fastifyPort, gwPort, adminPort] = await freePorts(5);
+  const [upPort, barePort, fastifyPort, gwPort, adminPort, nginxPort] = await freePorts(6);
   const upstreamUrl = `http://127.0.0.1:${upPort}`;
 
   const upstream = startPinned(CLIENT_CPU, SERVERS, ['upstream', String(upPort)]);
@@ -601,6 +747,19 @@ async function main(): Promise<void> {
     bare: { url: `http://127.0.0.1:${barePort}/x`, headers: {}, pid: bare.pid! },
     fastify: { url: `http://127.0.0.1:${fastifyPort}/x`, headers: {}, pid: fastify.pid! },
   };
+  if (existsSync(NGINX)) {
+    const dir = mkdtempSync(join(tmpdir(), 'tg-bench-nginx-'));
+    scratch.push(dir);
+    const nginx = startPinnedBinary(
+      SERVER_CPU,
+      [NGINX, ...nginxConfig(dir, nginxPort!, upPort!)],
+      join(dir, 'nginx.out'),
+    );
+    await waitReady(`http://127.0.0.1:${nginxPort}/x`, {}, nginx, 'nginx');
+    specs.nginx = { url: `http://127.0.0.1:${nginxPort}/x`, headers: {}, pid: nginx.pid! };
+  } else {
+    log(`${NGINX} missing (bash infra/stack.sh install): no nginx baseline`);
+  }
 
   let gatewayError: string | undefined;
   let kafkaTopic: string | undefined;
@@ -613,7 +772,7 @@ async function main(): Promise<void> {
   } else {
     db = await createTestDatabase();
     const seed = await seedBench(db.prisma, upstreamUrl);
-    kafkaTopic = `tollgate.usage.v1.bench-${randomUUID()}`;
+    kafkaTopic = `tollgate.usage.v2.bench-${randomUUID()}`;
     const spoolDir = mkdtempSync(join(tmpdir(), 'tg-bench-spool-'));
     scratch.push(spoolDir);
     gatewayLog = join(mkdtempSync(join(tmpdir(), 'tg-bench-log-')), 'gateway.log');
@@ -621,8 +780,10 @@ async function main(): Promise<void> {
     const gw = startPinned(SERVER_CPU, GATEWAY_MAIN, [], {
       logFile: gatewayLog,
       nodeFlags: [
-        ...GATEWAY_NODE_FLAGS,
-        ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+        ...(args['gateway-node-flags'] === undefined
+          ? GATEWAY_NODE_FLAGS
+          : args['gateway-node-flags'].split(' ').filter((f) => f !== '')),
+        ...(profileDir ? ['--cpu-prof', '--cpu-prof-interval=250', `--cpu-prof-dir=${profileDir}`] : []),
       ],
       env: {
         DATABASE_URL: db.url,
@@ -634,6 +795,15 @@ async function main(): Promise<void> {
         GATEWAY_USAGE_TOPIC: kafkaTopic,
         GATEWAY_REDIS_KEY_PREFIX: `bench:${randomUUID()}:`,
         GATEWAY_SPOOL_DIR: spoolDir,
+        // The bench upstream listens on loopback.
+        GATEWAY_UPSTREAM_ALLOW: `127.0.0.1:${upPort}`,
+        // One consumer sends all the load: the fair share of the upstream pool (default 0.25 of
+        // 128 connections) would refuse it past 96 requests in flight on the target, which the
+        // open-loop rounds reach during any stall of a few ms (measured: 667 × 429
+        // UPSTREAM_SHARE_EXCEEDED in one loaded round). There is no other consumer to protect,
+        // and the rule's check runs (and costs) the same with share 1. Every other admission
+        // bound and load shedding keep their defaults; the report counts what they refuse.
+        GATEWAY_UPSTREAM_FAIR_SHARE: '1',
         LOG_LEVEL: args['gateway-log-level'],
       },
     });
@@ -641,6 +811,7 @@ async function main(): Promise<void> {
       url: `http://127.0.0.1:${gwPort}${seed.basePath}/x`,
       headers: { 'x-api-key': seed.key },
       pid: gw.pid!,
+      adminUrl,
     };
     try {
       await waitReady(`${adminUrl}/readyz`, {}, gw, 'gateway admin /readyz');
@@ -652,7 +823,7 @@ async function main(): Promise<void> {
       log(gatewayError);
     }
   }
-  const targets = (['direct', 'bare', 'fastify', 'gateway'] as const).filter((n) => specs[n] !== undefined);
+  const targets = ALL_TARGETS.filter((n) => specs[n] !== undefined);
 
   // Warm-up (JIT, connection pools, key cache), not recorded.
   for (const n of targets) {
@@ -694,7 +865,10 @@ async function main(): Promise<void> {
   };
   ratio('gateway / bare undici', 'gateway', 'bare', '≥ 0.80');
   ratio('gateway / @fastify/http-proxy', 'gateway', 'fastify', '> 1.00');
+  ratio('gateway / nginx', 'gateway', 'nginx');
+  ratio('bare undici / nginx', 'bare', 'nginx');
   ratio('bare undici / direct', 'bare', 'direct');
+  ratio('nginx / direct', 'nginx', 'direct');
   ratio('@fastify/http-proxy / bare undici', 'fastify', 'bare');
   ratio('gateway / direct', 'gateway', 'direct');
 
@@ -729,7 +903,9 @@ async function main(): Promise<void> {
       });
     };
     addedOver('gateway − bare undici (target p99 ≤ 1000 µs)', 'gateway', 'bare');
+    addedOver('gateway − nginx', 'gateway', 'nginx');
     addedOver('bare undici − direct', 'bare', 'direct');
+    addedOver('nginx − direct', 'nginx', 'direct');
     addedOver('@fastify/http-proxy − bare undici', 'fastify', 'bare');
     addedOver('gateway − direct', 'gateway', 'direct');
     latency = { rate, rateBasis, targets: latTargets, runs, added };
@@ -770,7 +946,7 @@ async function main(): Promise<void> {
       loadgen: LOADGEN,
       nice: NICE,
       gatewayLogLevel: args['gateway-log-level'],
-      pinning: `proxies and gateway on CPU ${SERVER_CPU}; upstream, load generators and runner on CPU ${CLIENT_CPU}; Postgres, Redis, Kafka unpinned`,
+      pinning: `nginx, the proxies and the gateway on CPU ${SERVER_CPU}; upstream, load generators, runner and (for the run) the shared stack's processes on CPU ${CLIENT_CPU}`,
     },
     targets,
     ...(gatewayError ? { gatewayError } : {}),

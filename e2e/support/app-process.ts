@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -149,3 +150,40 @@ export async function startPrivateRedis(): Promise<ChildService & { url: string 
 }
 
 export { freePorts };
+
+export interface GatewayTestEnv {
+  databaseUrl: string;
+  redisUrl: string;
+  kafkaBrokers: string;
+  port: number;
+  adminPort: number;
+  /** Names the test's Redis keys and usage topic apart from every other test's. */
+  name: string;
+  spoolDir: string;
+}
+
+/**
+ * The environment of a gateway process a whole-platform test starts: loopback listeners, its own
+ * Redis key prefix and usage topic, the echo upstream on loopback allowed. `extra` adds or
+ * overrides (resync interval, shutdown grace...).
+ */
+export function gatewayTestEnv(
+  t: GatewayTestEnv,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    DATABASE_URL: t.databaseUrl,
+    REDIS_URL: t.redisUrl,
+    KAFKA_BROKERS: t.kafkaBrokers,
+    GATEWAY_HOST: '127.0.0.1',
+    GATEWAY_PORT: String(t.port),
+    GATEWAY_ADMIN_HOST: '127.0.0.1',
+    GATEWAY_ADMIN_PORT: String(t.adminPort),
+    GATEWAY_REDIS_KEY_PREFIX: `test:${t.name}:${randomUUID()}:`,
+    GATEWAY_USAGE_TOPIC: `tollgate.usage.v2.test-${randomUUID()}`,
+    GATEWAY_SPOOL_DIR: t.spoolDir,
+    // The tests' echo upstreams listen on loopback.
+    GATEWAY_UPSTREAM_ALLOW: '127.0.0.1',
+    ...extra,
+  };
+}

@@ -53,20 +53,22 @@ export interface RunningPortal {
   stop: () => Promise<void>;
 }
 
-/** Starts the built portal (`next start`) on a free port and waits until it answers. */
+/** Starts the built portal (its server, src/main.ts, as `npm start` does) on a free port and waits until it answers. */
 export async function startPortal(env: Record<string, string>): Promise<RunningPortal> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let output = '';
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [NEXT_BIN, 'start', '-H', '127.0.0.1', '-p', String(port)],
-    {
-      cwd: PORTAL_DIR,
-      env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', PORTAL_PORT: String(port), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: PORTAL_DIR,
+    env: {
+      ...process.env,
+      NEXT_TELEMETRY_DISABLED: '1',
+      PORTAL_HOST: '127.0.0.1',
+      PORTAL_PORT: String(port),
+      ...env,
     },
-  );
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   child.stdout?.on('data', (d) => {
     output += d;
   });
@@ -166,7 +168,11 @@ export async function callServerAction(
     body: JSON.stringify([input]),
   });
   const body = await res.text();
-  let result: ActionCall['result'] = null;
+  return { status: res.status, result: parseActionResult(body), body };
+}
+
+/** The action's return value from a server action response body (React's flight rows), or null. */
+export function parseActionResult(body: string): ActionCall['result'] {
   const rows = new Map<string, string>();
   for (const line of body.split('\n')) {
     const m = /^([0-9a-f]+):(.*)$/.exec(line);
@@ -176,11 +182,10 @@ export async function callServerAction(
     const root = JSON.parse(rows.get('0') ?? 'null') as { a?: string } | null;
     const ref = root?.a?.startsWith('$@') ? root.a.slice(2) : undefined;
     const row = ref === undefined ? undefined : rows.get(ref);
-    if (row?.startsWith('{')) result = JSON.parse(row);
+    return row?.startsWith('{') ? JSON.parse(row) : null;
   } catch {
-    result = null;
+    return null;
   }
-  return { status: res.status, result, body };
 }
 
 export const CHROMIUM_ARGS = [

@@ -1,5 +1,5 @@
 -- Raw usage events: one row per request the gateway answered (packages/core/src/usage-event.ts,
--- topic tollgate.usage.v1). Written by metering from Kafka, which delivers at least once.
+-- topic tollgate.usage.v2). Written by metering from Kafka, which delivers at least once.
 --
 -- Dedup by event id: ReplacingMergeTree keeps one row per sorting key, and the sorting key ends
 -- in event_id (a UUIDv7, so within a consumer the sort is also time order, which keeps

@@ -1,6 +1,8 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
-import { z } from '@tollgate/config';
-import { TollgateError, toProblem } from '@tollgate/core';
+import { randomUUID } from 'node:crypto';
+import type { z } from '@tollgate/config';
+import { serviceTokenMatcher, TollgateError, toProblem } from '@tollgate/core';
+import { databaseError } from '@tollgate/db';
+import { fastifyClientError, unservedMethods } from '@tollgate/service-kit';
 import { classifyStripeError, constructWebhookEvent, isSignatureError, Stripe } from '@tollgate/stripe';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { syncCatalog } from './catalog/sync-catalog.ts';
@@ -10,11 +12,21 @@ import { createPortalSession } from './checkout/create-portal-session.ts';
 import { LocalCheckoutStore } from './checkout/local-checkout-store.ts';
 import { localCheckoutEnabled } from './config.ts';
 import type { BillingDeps } from './deps.ts';
+import {
+  CancelBodySchema,
+  ChangeBodySchema,
+  CheckoutBodySchema,
+  InvoicesQuerySchema,
+  PortalBodySchema,
+  ReconciliationQuerySchema,
+} from './http/schemas.ts';
 import { toJson } from './json.ts';
 import { openApiDocument } from './openapi.ts';
 import { reconcile } from './reconciliation/reconcile.ts';
+import { cancelSubscription } from './subscriptions/cancel-subscription.ts';
 import { confirmChange, previewChange } from './subscriptions/change-plan.ts';
 import { listInvoices } from './subscriptions/list-invoices.ts';
+import { startSubscription } from './subscriptions/start-subscription.ts';
 import { handleStripeEvent } from './webhooks/handle-stripe-event.ts';
 
 declare module 'fastify' {
@@ -29,23 +41,6 @@ export interface BuildAppOptions {
   runUsageOnce?: () => Promise<void>;
 }
 
-const CheckoutBody = z.object({
-  consumerId: z.uuid(),
-  planId: z.uuid(),
-  successUrl: z.url(),
-  cancelUrl: z.url(),
-});
-const PortalBody = z.object({ consumerId: z.uuid(), returnUrl: z.url() });
-const ChangeBody = z.object({
-  consumerId: z.uuid(),
-  planId: z.uuid(),
-  prorationDate: z.number().int().positive().optional(),
-});
-const InvoicesQuery = z.object({ consumerId: z.uuid() });
-const ReconciliationQuery = z
-  .object({ from: z.iso.datetime({ offset: true }), to: z.iso.datetime({ offset: true }) })
-  .refine((q) => new Date(q.from) < new Date(q.to), { message: 'from must be before to', path: ['to'] });
-
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
@@ -54,9 +49,14 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   });
 }
 
-/** Stripe failures become 503 STRIPE_ERROR (details logged, not returned); fastify's 4xx become problems. */
+/**
+ * Stripe failures become 503 STRIPE_ERROR (details logged, not returned); a value Postgres
+ * refuses and fastify's own 4xx keep their 4xx.
+ */
 function mapError(err: Error): unknown {
   if (err instanceof TollgateError) return err;
+  const known = databaseError(err) ?? fastifyClientError(err);
+  if (known !== undefined) return known;
   if (err instanceof Stripe.errors.StripeError)
     return new TollgateError(
       'unavailable',
@@ -67,30 +67,24 @@ function mapError(err: Error): unknown {
         cause: err,
       },
     );
-  const status = (err as { statusCode?: number }).statusCode;
-  if (status !== undefined && status >= 400 && status < 500)
-    return new TollgateError(status === 413 ? 'payload_too_large' : 'invalid', 'BAD_REQUEST', err.message);
   return err;
 }
 
-function tokenMatches(header: string | undefined, token: string): boolean {
-  if (header === undefined || !header.startsWith('Bearer ')) return false;
-  const given = Buffer.from(header.slice(7));
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
-}
-
 export async function buildApp(deps: BillingDeps, opts: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const methods = unservedMethods();
   const app = Fastify({
     ...(opts.logger === undefined ? { logger: false } : { loggerInstance: opts.logger }),
+    clientErrorHandler: methods.clientErrorHandler,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w-]{1,64}$/.test(given) ? given : randomUUID();
     },
     bodyLimit: 1024 * 1024,
   }) as unknown as FastifyInstance;
+  methods.install(app);
   const store = new LocalCheckoutStore();
   const localCheckout = localCheckoutEnabled(deps.config);
+  const serviceTokenMatches = serviceTokenMatcher(deps.config.BILLING_SERVICE_TOKEN);
 
   // JSON bodies are kept as the raw Buffer too: the webhook signature is over the exact bytes.
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body: Buffer, done) => {
@@ -124,7 +118,7 @@ export async function buildApp(deps: BillingDeps, opts: BuildAppOptions = {}): P
   // while its raw text does not start with `/v1/`.
   app.addHook('onRequest', async (req) => {
     if (!req.routeOptions.url?.startsWith('/v1/')) return;
-    if (!tokenMatches(req.headers.authorization, deps.config.BILLING_SERVICE_TOKEN))
+    if (!serviceTokenMatches(req.headers.authorization))
       throw new TollgateError(
         'unauthenticated',
         'SERVICE_TOKEN_REQUIRED',
@@ -133,7 +127,13 @@ export async function buildApp(deps: BillingDeps, opts: BuildAppOptions = {}): P
   });
 
   app.get('/healthz', async () => {
-    await deps.prisma.$queryRaw`SELECT 1`;
+    try {
+      await deps.prisma.$queryRaw`SELECT 1`;
+    } catch (err) {
+      throw new TollgateError('unavailable', 'DATABASE_UNAVAILABLE', 'Postgres does not answer.', {
+        cause: err,
+      });
+    }
     return { status: 'ok' };
   });
   app.get('/openapi.json', async () => openApiDocument);
@@ -173,19 +173,28 @@ export async function buildApp(deps: BillingDeps, opts: BuildAppOptions = {}): P
   app.post('/v1/catalog/sync', async () => syncCatalog(deps));
 
   app.post('/v1/checkout-sessions', async (req) =>
-    createCheckoutSession(deps, store, parse(CheckoutBody, req.body)),
+    createCheckoutSession(deps, store, parse(CheckoutBodySchema, req.body)),
   );
-  app.post('/v1/portal-sessions', async (req) => createPortalSession(deps, parse(PortalBody, req.body)));
+  app.post('/v1/portal-sessions', async (req) =>
+    createPortalSession(deps, parse(PortalBodySchema, req.body)),
+  );
   app.post('/v1/subscriptions/preview-change', async (req) => {
-    const body = parse(ChangeBody, req.body);
+    const body = parse(ChangeBodySchema, req.body);
     return toJson(await previewChange(deps, body.consumerId, body.planId));
   });
-  app.post('/v1/subscriptions/change', async (req) => confirmChange(deps, parse(ChangeBody, req.body)));
+  app.post('/v1/subscriptions/change', async (req) => confirmChange(deps, parse(ChangeBodySchema, req.body)));
+  app.post('/v1/subscriptions/start', async (req, reply) => {
+    const body = parse(ChangeBodySchema, req.body);
+    return reply.code(201).send(await startSubscription(deps, body));
+  });
+  app.post('/v1/subscriptions/cancel', async (req) =>
+    cancelSubscription(deps, parse(CancelBodySchema, req.body)),
+  );
   app.get('/v1/invoices', async (req) =>
-    toJson(await listInvoices(deps, parse(InvoicesQuery, req.query).consumerId)),
+    toJson(await listInvoices(deps, parse(InvoicesQuerySchema, req.query).consumerId)),
   );
   app.get('/v1/reconciliation', async (req) => {
-    const q = parse(ReconciliationQuery, req.query);
+    const q = parse(ReconciliationQuerySchema, req.query);
     const rows = await reconcile(deps, new Date(q.from), new Date(q.to));
     return { from: q.from, to: q.to, subscriptions: rows, drift: rows.some((r) => r.drift.flagged) };
   });

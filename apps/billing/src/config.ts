@@ -1,4 +1,15 @@
-import { clickhouseEnv, loadConfig, logEnv, parseConfig, postgresEnv, stripeEnv, z } from '@tollgate/config';
+import {
+  clickhouseEnv,
+  DEFAULT_STRIPE_WEBHOOK_SECRET,
+  isLiveStripeKey,
+  isLocalStripe,
+  loadConfig,
+  logEnv,
+  parseConfig,
+  postgresEnv,
+  stripeEnv,
+  z,
+} from '@tollgate/config';
 
 /** The key stripe-mock accepts; local-only features (the test checkout page) are keyed off it. */
 export const STRIPE_MOCK_KEY = 'sk_test_123';
@@ -9,7 +20,8 @@ export const BillingConfigSchema = postgresEnv
   // where usage_events_v1 is read for exact billable totals.
   .extend(clickhouseEnv.shape)
   // STRIPE_SECRET_KEY (default sk_test_123, the stripe-mock key), STRIPE_API_BASE (unset = real
-  // api.stripe.com; http://127.0.0.1:12111 = local stripe-mock), STRIPE_WEBHOOK_SECRET (whsec_…).
+  // api.stripe.com; http://127.0.0.1:12111 = local stripe-mock), STRIPE_WEBHOOK_SECRET (whsec_…;
+  // its public default is refused unless Stripe is local, see below).
   .extend(stripeEnv.shape)
   // LOG_LEVEL: pino level (default info).
   .extend(logEnv.shape)
@@ -25,7 +37,7 @@ export const BillingConfigSchema = postgresEnv
     /**
      * Serve the local test checkout page (GET /checkout/local/:id) that completes a checkout by
      * sending our own webhook a signed event. Always on with the stripe-mock key sk_test_123;
-     * with any other key only when set to true explicitly, and never with an sk_live_ key.
+     * with any other key only when set to true explicitly, and never with a live key.
      */
     STRIPE_LOCAL_CHECKOUT: z.stringbool().default(false),
     /** Largest allowed difference between a webhook's signed timestamp and now, in seconds. */
@@ -74,11 +86,21 @@ export const BillingConfigSchema = postgresEnv
     BILLING_DRIFT_TOLERANCE_UNITS: z.coerce.number().int().nonnegative().default(0),
   })
   .superRefine((c, ctx) => {
-    if (c.STRIPE_LOCAL_CHECKOUT && c.STRIPE_SECRET_KEY.startsWith('sk_live_')) {
+    if (c.STRIPE_LOCAL_CHECKOUT && isLiveStripeKey(c.STRIPE_SECRET_KEY)) {
       ctx.addIssue({
         code: 'custom',
         path: ['STRIPE_LOCAL_CHECKOUT'],
         message: 'the local test checkout can never be enabled with a live key',
+      });
+    }
+    // The default secret is public: with it anyone can sign a checkout.session.completed and get
+    // an active paid subscription for free. Only a local stand-in for Stripe may use it.
+    if (c.STRIPE_WEBHOOK_SECRET === DEFAULT_STRIPE_WEBHOOK_SECRET && !isLocalStripe(c)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['STRIPE_WEBHOOK_SECRET'],
+        message:
+          'set the endpoint secret Stripe shows for this webhook (whsec_…): the public development default is only accepted with a test key against a local stripe-mock (STRIPE_API_BASE on 127.0.0.1)',
       });
     }
   });
@@ -89,14 +111,14 @@ export type BillingConfig = z.infer<typeof BillingConfigSchema>;
 export function localCheckoutEnabled(
   c: Pick<BillingConfig, 'STRIPE_SECRET_KEY' | 'STRIPE_LOCAL_CHECKOUT'>,
 ): boolean {
-  if (c.STRIPE_SECRET_KEY.startsWith('sk_live_')) return false;
+  if (isLiveStripeKey(c.STRIPE_SECRET_KEY)) return false;
   return c.STRIPE_SECRET_KEY === STRIPE_MOCK_KEY || c.STRIPE_LOCAL_CHECKOUT;
 }
 
 export function meterEventsPerSecond(
   c: Pick<BillingConfig, 'STRIPE_SECRET_KEY' | 'BILLING_METER_EVENTS_PER_SECOND'>,
 ): number {
-  return c.BILLING_METER_EVENTS_PER_SECOND ?? (c.STRIPE_SECRET_KEY.startsWith('sk_live_') ? 900 : 20);
+  return c.BILLING_METER_EVENTS_PER_SECOND ?? (isLiveStripeKey(c.STRIPE_SECRET_KEY) ? 900 : 20);
 }
 
 export function parseBillingConfig(env: Record<string, string | undefined>): BillingConfig {

@@ -1,4 +1,4 @@
-import type { ClickHouseClient } from '@tollgate/clickhouse';
+import type { ClickHouseClient, UsageStore } from '@tollgate/clickhouse';
 import type { PrismaClient } from '@tollgate/db';
 import type { Stripe } from '@tollgate/stripe';
 import type { BillingConfig } from './config.ts';
@@ -15,6 +15,8 @@ export interface BillingDeps {
   config: BillingConfig;
   prisma: PrismaClient;
   clickhouse: ClickHouseClient;
+  /** Every read of usage_events_v1 (over `clickhouse`): the same store metering reads. */
+  usage: UsageStore;
   stripe: Stripe;
   metrics: Metrics;
   log: Log;

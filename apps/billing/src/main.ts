@@ -1,4 +1,4 @@
-import { createClickhouse } from '@tollgate/clickhouse';
+import { createClickhouse, createSqlRunner, createUsageStore } from '@tollgate/clickhouse';
 import { createPrisma } from '@tollgate/db';
 import { createStripe } from '@tollgate/stripe';
 import { pino } from 'pino';
@@ -27,6 +27,7 @@ const deps: BillingDeps = {
   config,
   prisma,
   clickhouse,
+  usage: createUsageStore(createSqlRunner(clickhouse)),
   stripe,
   metrics: createBillingMetrics(),
   log,

@@ -153,6 +153,84 @@ describe('billing.api.happy (stripe-mock)', () => {
     ).toBeNull();
   });
 
+  it('an admin starts a consumer with no subscription on a free plan without checkout; paid plans and subscribed consumers are 409s', async () => {
+    const consumerId = await newConsumer('started co');
+    const start = (planId: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/subscriptions/start',
+        headers: auth,
+        payload: { consumerId, planId, actor: { kind: 'admin_token', id: 'tok-1', ip: '10.0.0.1' } },
+      });
+    const paid = await start(starterId);
+    expect([paid.statusCode, paid.json().code]).toEqual([409, 'CHECKOUT_REQUIRED']);
+    const res = await start(freeId);
+    expect(res.statusCode).toBe(201);
+    const sub = await h.db.prisma.subscription.findFirstOrThrow({ where: { consumerId } });
+    expect(res.json()).toEqual({ subscriptionId: sub.id });
+    expect(sub).toMatchObject({ planId: freeId, status: 'active', stripeSubscriptionId: null });
+    const audit = await h.db.prisma.auditLog.findFirstOrThrow({ where: { targetId: sub.id } });
+    expect(audit).toMatchObject({ actorKind: 'admin_token', actorId: 'tok-1', ip: '10.0.0.1' });
+    const again = await start(freeId);
+    expect([again.statusCode, again.json().code]).toEqual([409, 'ALREADY_SUBSCRIBED']);
+    const missing = await app.inject({
+      method: 'POST',
+      url: '/v1/subscriptions/start',
+      headers: auth,
+      payload: { consumerId: '00000000-0000-4000-8000-000000000000', planId: freeId },
+    });
+    expect(missing.statusCode).toBe(404);
+  });
+
+  it('an admin cancels a local subscription and a Stripe one (at Stripe first); none left is a 404', async () => {
+    const cancel = (consumerId: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/subscriptions/cancel',
+        headers: auth,
+        payload: { consumerId, actor: { kind: 'admin_token', id: 'tok-2' } },
+      });
+    const local = await newConsumer('cancel local co');
+    expect(
+      (
+        await app.inject({
+          method: 'POST',
+          url: '/v1/subscriptions/start',
+          headers: auth,
+          payload: { consumerId: local, planId: freeId },
+        })
+      ).statusCode,
+    ).toBe(201);
+    const res = await cancel(local);
+    expect(res.statusCode, res.body).toBe(200);
+    const row = await h.db.prisma.subscription.findFirstOrThrow({ where: { consumerId: local } });
+    expect(res.json()).toEqual({ subscriptionId: row.id, status: 'canceled' });
+    expect(row.status).toBe('canceled');
+    const audit = await h.db.prisma.auditLog.findFirstOrThrow({
+      where: { targetId: row.id, action: 'billing.subscription.canceled' },
+    });
+    expect(audit).toMatchObject({ actorKind: 'admin_token', actorId: 'tok-2' });
+    expect((await cancel(local)).statusCode).toBe(404);
+
+    const onStripe = await newConsumer('cancel stripe co');
+    const now = Date.now();
+    await h.db.prisma.subscription.create({
+      data: {
+        consumerId: onStripe,
+        planId: starterId,
+        status: 'active',
+        currentPeriodStart: new Date(now - 86_400_000),
+        currentPeriodEnd: new Date(now + 29 * 86_400_000),
+        stripeSubscriptionId: 'sub_cancel_test',
+      },
+    });
+    const stripeRes = await cancel(onStripe);
+    expect(stripeRes.statusCode, stripeRes.body).toBe(200);
+    expect(
+      (await h.db.prisma.subscription.findFirstOrThrow({ where: { consumerId: onStripe } })).status,
+    ).toBe('canceled');
+  });
+
   it('a paid plan gets a checkout session; paying on the local page activates it through a signed webhook', async () => {
     const consumerId = await newConsumer('paid co');
     const res = await app.inject({

@@ -1,4 +1,9 @@
-import { type ClickHouseClient, createClickhouse } from '@tollgate/clickhouse';
+import {
+  type ClickHouseClient,
+  createClickhouse,
+  createSqlRunner,
+  createUsageStore,
+} from '@tollgate/clickhouse';
 import { createTestClickhouseDatabase, type TestClickhouseDatabase } from '@tollgate/clickhouse/testing';
 import type { PrismaClient } from '@tollgate/db';
 import { createTestDatabase, type TestDatabase } from '@tollgate/db/testing';
@@ -47,6 +52,7 @@ export async function createHarness(opts: {
     config,
     prisma: db.prisma,
     clickhouse,
+    usage: createUsageStore(createSqlRunner(clickhouse)),
     stripe: createStripe({
       secretKey: config.STRIPE_SECRET_KEY,
       apiBase: opts.stripeApiBase,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { sqlString } from '@tollgate/clickhouse';
 import { createStripe } from '@tollgate/stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reconcile } from '../src/reconciliation/reconcile.ts';
 import { KeyedSerializer, TokenBucket } from '../src/usage/rate-limiter.ts';
 import { reportUsage } from '../src/usage/report-usage.ts';
 import { type SenderState, sendMeterReports } from '../src/usage/send-meter-reports.ts';
@@ -378,5 +379,56 @@ describe('usage to Stripe under injected faults', () => {
       [false, 3, 'sent'],
       [true, 4, 'sent'],
     ]);
+  });
+
+  it("a subscription that continues the consumer's period carries the units it already used, up to its quota", async () => {
+    // A consumer downgraded and checked out again: the new subscription (created 2 h ago)
+    // continues the period that started 10 h ago, so Stripe's free tier must count what the
+    // period already used on the consumer's previous subscription.
+    const created = new Date(now.getTime() - 2 * HOUR);
+    const sub = await makeSub('carry', 'cus_CARRY', created, created);
+    await h.db.prisma.subscription.update({
+      where: { id: sub.id },
+      // the consumer's anchor, kept: its period started 10 h ago
+      data: {
+        billingAnchor: new Date(now.getTime() - 10 * HOUR),
+        carryFrom: new Date(now.getTime() - 10 * HOUR),
+      },
+    });
+    const before = (units: number, at: number, subscriptionId: string, billable = 1) => ({
+      eventId: randomUUID(),
+      time: new Date(now.getTime() - at * HOUR),
+      consumerId: sub.consumerId,
+      subscriptionId,
+      units,
+      billable,
+    });
+    const previous = randomUUID();
+    await insertEvents([
+      before(30, 5, previous),
+      before(40, 3, ''),
+      before(50, 4, previous, 0), // not billable: not counted
+      before(60, 11, previous), // before the period: not counted
+    ]);
+    await runUntilDrained();
+    const carry = fake.meterEvents.get(`${sub.id}:carry`);
+    expect(carry?.value).toBe(70);
+    expect(carry?.timestamp).toBe(Math.floor(created.getTime() / 1000));
+    expect(fakeSum('cus_CARRY')).toBe(70);
+    // late events of the carried range are a revision; the carry stops at the plan's quota (100)
+    await insertEvents([before(45, 6, previous)]);
+    await runUntilDrained();
+    expect(fake.meterEvents.get(`${sub.id}:carry:r1`)?.value).toBe(30);
+    await insertEvents([before(5, 7, previous)]);
+    await runUntilDrained();
+    expect(fakeSum('cus_CARRY')).toBe(100);
+    expect(
+      await h.db.prisma.meterReport.count({ where: { subscriptionId: sub.id, kind: 'carry_over' } }),
+    ).toBe(2);
+    // reconciliation lists the carried units apart: they are not drift of this subscription
+    const rows = await reconcile(h.deps, new Date(now.getTime() - 12 * HOUR), new Date(now.getTime() + HOUR));
+    const row = rows.find((r) => r.subscriptionId === sub.id);
+    expect(row?.stripe.carriedUnits).toBe(100);
+    expect(row?.drift.clickhouseVsStripe).toBe(0);
   });
 });

@@ -289,3 +289,170 @@ describe('webhooks.happy', () => {
     expect(await h.db.prisma.processedWebhook.findUnique({ where: { eventId: 'evt_other' } })).not.toBeNull();
   });
 });
+
+describe('webhooks.order', () => {
+  /** A subscription event stamped `created` (seconds), as Stripe would send it. */
+  const subscriptionEvent = (
+    type: string,
+    created: number,
+    sub: { id: string; status: string; price: string; start: number; end: number },
+  ) =>
+    JSON.stringify({
+      id: `evt_order_${++seq}`,
+      object: 'event',
+      type,
+      created,
+      livemode: false,
+      data: {
+        object: {
+          id: sub.id,
+          object: 'subscription',
+          customer: 'cus_order',
+          status: sub.status,
+          cancel_at_period_end: false,
+          trial_end: null,
+          billing_cycle_anchor: sub.start,
+          metadata: { tollgate_consumer_id: orderConsumerId },
+          items: {
+            data: [
+              {
+                id: `si_${sub.id}`,
+                price: { id: sub.price, recurring: { usage_type: 'licensed' } },
+                current_period_start: sub.start,
+                current_period_end: sub.end,
+              },
+            ],
+          },
+        },
+      },
+    });
+
+  let orderConsumerId: string;
+  let basicPrice: string;
+  let premiumPrice: string;
+  let premiumPlanId: string;
+  const t0 = Math.floor(new Date('2026-11-21T12:00:00Z').getTime() / 1000);
+
+  beforeAll(async () => {
+    orderConsumerId = (
+      await h.db.prisma.consumer.create({ data: { name: 'order co', stripeCustomerId: 'cus_order' } })
+    ).id;
+    basicPrice = 'price_order_basic';
+    premiumPrice = 'price_order_premium';
+    await createPlan(h.db.prisma, { slug: 'order-basic', priceCents: 1000, stripeFlatPriceId: basicPrice });
+    premiumPlanId = (
+      await createPlan(h.db.prisma, {
+        slug: 'order-premium',
+        priceCents: 5000,
+        stripeFlatPriceId: premiumPrice,
+      })
+    ).id;
+  });
+
+  const row = (id: string) =>
+    h.db.prisma.subscription.findUniqueOrThrow({ where: { stripeSubscriptionId: id } });
+
+  it('an older updated event delivered after a newer one changes nothing', async () => {
+    const id = 'sub_order_late_update';
+    const created = subscriptionEvent('customer.subscription.created', t0, {
+      id,
+      status: 'active',
+      price: basicPrice,
+      start: t0,
+      end: t0 + 100,
+    });
+    expect((await post(created)).json().outcome).toBe('processed');
+    // Stripe sent: upgraded to premium and renewed (t0+60), then past_due (t0+120); the network
+    // delivers the t0+120 event first.
+    const newer = subscriptionEvent('customer.subscription.updated', t0 + 120, {
+      id,
+      status: 'past_due',
+      price: premiumPrice,
+      start: t0 + 100,
+      end: t0 + 200,
+    });
+    const older = subscriptionEvent('customer.subscription.updated', t0 + 60, {
+      id,
+      status: 'active',
+      price: basicPrice,
+      start: t0,
+      end: t0 + 100,
+    });
+    expect((await post(newer)).json().outcome).toBe('processed');
+    const afterNewer = await row(id);
+    expect(afterNewer).toMatchObject({ status: 'past_due', planId: premiumPlanId });
+    const res = await post(older);
+    expect(res.statusCode).toBe(200);
+    expect(res.json().outcome).toBe('stale');
+    const after = await row(id);
+    expect(after).toEqual(afterNewer);
+    // the stale event was still recorded, so its redelivery is a replay
+    expect((await post(older)).json().outcome).toBe('replayed');
+  });
+
+  it('an updated event delayed past deleted does not revive the canceled subscription', async () => {
+    const id = 'sub_order_revive';
+    const at = t0 + 1000;
+    const sub = { id, price: basicPrice, start: at, end: at + 100 };
+    expect(
+      (
+        await post(subscriptionEvent('customer.subscription.created', at, { ...sub, status: 'active' }))
+      ).json().outcome,
+    ).toBe('processed');
+    expect(
+      (
+        await post(
+          subscriptionEvent('customer.subscription.deleted', at + 20, { ...sub, status: 'canceled' }),
+        )
+      ).json().outcome,
+    ).toBe('processed');
+    expect((await row(id)).status).toBe('canceled');
+    // the update Stripe sent before the cancellation, arriving late
+    const late = await post(
+      subscriptionEvent('customer.subscription.updated', at + 10, { ...sub, status: 'active' }),
+    );
+    expect(late.json().outcome).toBe('stale');
+    expect((await row(id)).status).toBe('canceled');
+    // even an event stamped later cannot: Stripe never reactivates a canceled subscription
+    const later = await post(
+      subscriptionEvent('customer.subscription.updated', at + 30, { ...sub, status: 'active' }),
+    );
+    expect(later.json().outcome).toBe('stale');
+    expect((await row(id)).status).toBe('canceled');
+    // nor can its last invoice being paid
+    await post(event('invoice.paid', invoice(id)));
+    expect((await row(id)).status).toBe('canceled');
+    expect(
+      await h.db.prisma.subscription.count({
+        where: { consumerId: orderConsumerId, stripeSubscriptionId: id },
+      }),
+    ).toBe(1);
+  });
+
+  it('checkout.session.completed does not hide the subscription.created Stripe stamped before it', async () => {
+    const id = 'sub_order_checkout_first';
+    const at = t0 + 2000;
+    const session = event('checkout.session.completed', {
+      id: 'cs_order',
+      object: 'checkout.session',
+      mode: 'subscription',
+      payment_status: 'no_payment_required',
+      customer: 'cus_order',
+      subscription: id,
+      client_reference_id: orderConsumerId,
+      metadata: { tollgate_consumer_id: orderConsumerId, tollgate_plan_id: premiumPlanId },
+    });
+    expect((await post(session)).json().outcome).toBe('processed');
+    const created = subscriptionEvent('customer.subscription.created', at, {
+      id,
+      status: 'trialing',
+      price: premiumPrice,
+      start: at,
+      end: at + 500,
+    });
+    expect((await post(created)).json().outcome).toBe('processed');
+    const sub = await row(id);
+    expect(sub.status).toBe('trialing');
+    expect(sub.currentPeriodEnd.getTime()).toBe((at + 500) * 1000);
+  });
+});

@@ -5,7 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { InjectOptions, Response as InjectResponse } from 'light-my-request';
 import type { Logger } from 'pino';
 import type { Snapshot } from './control-plane/compile-snapshot.ts';
-import { Pipeline, type PipelineDeps } from './handle-request.ts';
+import { type HandlerDeps, RequestHandler } from './handle-request.ts';
 import type { GatewayMetrics } from './metrics.ts';
 import { acceptableRequestId } from './proxy/trace.ts';
 
@@ -17,7 +17,7 @@ export interface ServerLimits {
   keepAliveTimeoutMs: number;
 }
 
-export interface GatewayDeps extends PipelineDeps {
+export interface GatewayDeps extends HandlerDeps {
   limits: ServerLimits;
 }
 
@@ -37,7 +37,8 @@ const INTERNAL_BODY = JSON.stringify({
 });
 
 /**
- * The public proxy listener: a bare node:http server whose request handler is the Pipeline.
+ * The public proxy listener: a bare node:http server whose request handler is RequestHandler
+ * (handle-request.ts).
  * (It was a fastify app with one catch-all route that hijacked every reply; fastify's request
  * and reply objects, router and hooks cost CPU on every call and gave the proxy nothing.)
  * Node itself answers malformed requests (400), oversized header blocks (431) and slow headers
@@ -45,12 +46,12 @@ const INTERNAL_BODY = JSON.stringify({
  */
 export class ProxyServer {
   readonly server: Server;
-  private readonly pipeline: Pipeline;
+  private readonly requests: RequestHandler;
   private closing = false;
 
   constructor(private readonly deps: GatewayDeps) {
     const limits = deps.limits;
-    this.pipeline = new Pipeline(deps);
+    this.requests = new RequestHandler(deps);
     this.server = createServer(
       {
         maxHeaderSize: limits.maxHeaderBytes,
@@ -82,7 +83,7 @@ export class ProxyServer {
       return;
     }
     try {
-      this.pipeline.handle(req, res, incomingId);
+      this.requests.handle(req, res, incomingId);
     } catch (err) {
       const requestId = incomingId ?? uuidv7();
       this.deps.logger.error({ err, reqId: requestId }, 'unhandled gateway error');
@@ -110,9 +111,15 @@ export class ProxyServer {
     return this.server.address() as AddressInfo;
   }
 
+  /** True while load shedding refuses new requests (enforcement/load-shed.ts). */
+  get shedding(): boolean {
+    return this.requests.shedder.isShedding;
+  }
+
   /** Stops accepting, closes idle keep-alive connections, waits for in-flight requests. */
   async close(): Promise<void> {
     this.closing = true;
+    this.requests.close();
     if (!this.server.listening) return;
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
@@ -120,7 +127,7 @@ export class ProxyServer {
     });
   }
 
-  /** An in-process request through the full pipeline, no socket (tests). */
+  /** An in-process request through the full request path, no socket (tests). */
   async inject(opts: InjectOptions): Promise<InjectResponse> {
     const { inject } = await import('light-my-request');
     return inject(this.handle, opts);
@@ -138,6 +145,8 @@ export interface SinkHealth {
 
 export interface AdminDeps {
   controlPlane: { readonly current: Snapshot | null };
+  /** The automatic rollback, when enabled (its pending probations are shown on /readyz). */
+  probation?: { pending(): { api: string; version: number; restoring: boolean }[] } | null;
   metrics: GatewayMetrics;
   sinkHealth: SinkHealth;
   logger: Logger;
@@ -149,13 +158,27 @@ export interface AdminDeps {
 export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, disableRequestLogging: true });
   app.get('/healthz', async () => ({ status: 'ok' }));
+  // Quarantined rows do not make the gateway unready: it serves everything else (and their last good versions).
   app.get('/readyz', async (_request, reply) => {
-    const snapshot = deps.controlPlane.current !== null;
+    const current = deps.controlPlane.current;
+    const snapshot = current !== null;
     const sink = deps.sinkHealth.healthy();
     const ready = snapshot && sink && !deps.isShuttingDown();
-    return reply
-      .code(ready ? 200 : 503)
-      .send({ status: ready ? 'ready' : 'not_ready', snapshot, sink, shuttingDown: deps.isShuttingDown() });
+    const config =
+      current === null
+        ? null
+        : {
+            version: current.version,
+            quarantined: current.quarantine,
+            probation: deps.probation?.pending() ?? [],
+          };
+    return reply.code(ready ? 200 : 503).send({
+      status: ready ? 'ready' : 'not_ready',
+      snapshot,
+      sink,
+      shuttingDown: deps.isShuttingDown(),
+      config,
+    });
   });
   app.get('/metrics', async (_request, reply) => {
     const body = await deps.metrics.registry.metrics();

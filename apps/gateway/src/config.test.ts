@@ -17,6 +17,49 @@ describe('gateway config', () => {
     expect(c.GATEWAY_KEY_CACHE_TTL_MS).toBeLessThanOrEqual(5000);
     expect(c.GATEWAY_JWT_ALGORITHMS).toEqual(['RS256', 'ES256', 'EdDSA']);
     expect(c.GATEWAY_TRUSTED_PROXIES).toEqual([]);
+    // No internal upstream address is allowed unless named.
+    expect(c.GATEWAY_UPSTREAM_ALLOW).toEqual([]);
+    expect([
+      c.GATEWAY_MAX_CONCURRENT_PER_ADDRESS,
+      c.GATEWAY_MAX_CONCURRENT_PER_CONSUMER,
+      c.GATEWAY_UPSTREAM_FAIR_SHARE,
+      c.GATEWAY_MIN_BODY_RATE_BYTES_PER_S,
+      c.GATEWAY_BODY_RATE_GRACE_MS,
+    ]).toEqual([64, 256, 0.25, 1024, 5000]);
+    expect([
+      c.GATEWAY_KEY_NEGATIVE_CACHE_MAX,
+      c.GATEWAY_KEY_LOOKUP_BUDGET_PER_S,
+      c.GATEWAY_KEY_LOOKUP_BUDGET_BURST,
+      c.GATEWAY_KEY_LOOKUP_CONCURRENCY,
+      c.GATEWAY_KEY_LOOKUP_QUEUE,
+    ]).toEqual([100_000, 5, 20, 4, 256]);
+  });
+
+  it('GATEWAY_UPSTREAM_ALLOW takes CIDRs, addresses, address:port and hostname:port, and names a bad entry', () => {
+    expect(
+      parseGatewayConfig({
+        ...base,
+        GATEWAY_UPSTREAM_ALLOW: '10.0.0.0/8, 127.0.0.1:4010,[::1]:80,ch.internal:8123',
+      }).GATEWAY_UPSTREAM_ALLOW,
+    ).toEqual(['10.0.0.0/8', '127.0.0.1:4010', '[::1]:80', 'ch.internal:8123']);
+    let problems: string[] = [];
+    try {
+      parseGatewayConfig({ ...base, GATEWAY_UPSTREAM_ALLOW: '127.0.0.1, everything' });
+    } catch (err) {
+      problems = (err as ConfigError).problems;
+    }
+    expect(problems.join()).toMatch(/GATEWAY_UPSTREAM_ALLOW.*"everything"/);
+  });
+
+  it('refuses an upstream share outside (0, 1] and a lookup budget of zero', () => {
+    for (const [name, value] of [
+      ['GATEWAY_UPSTREAM_FAIR_SHARE', '0'],
+      ['GATEWAY_UPSTREAM_FAIR_SHARE', '1.5'],
+      ['GATEWAY_KEY_LOOKUP_BUDGET_PER_S', '0'],
+      ['GATEWAY_KEY_LOOKUP_CONCURRENCY', '0'],
+    ] as const) {
+      expect(() => parseGatewayConfig({ ...base, [name]: value }), `${name}=${value}`).toThrow(name);
+    }
   });
 
   it('refuses a key cache TTL above the 5 s revocation bound, none/HS* algorithms, and JWT without iss/aud', () => {
@@ -35,6 +78,10 @@ describe('gateway config', () => {
       /GATEWAY_JWT_ISSUER/,
     );
     expect(bad({ GATEWAY_JWT_PUBLIC_KEYS: '{nope' }).join()).toMatch(/GATEWAY_JWT_PUBLIC_KEYS/);
+    // at boot, not at the first request from a proxy
+    expect(bad({ GATEWAY_TRUSTED_PROXIES: '10.0.0.0/8, 10.0.0.0/40' }).join()).toMatch(
+      /GATEWAY_TRUSTED_PROXIES: 10.0.0.0\/40 is not/,
+    );
     expect(
       parseGatewayConfig({
         ...base,

@@ -1,5 +1,15 @@
 import { hostname } from 'node:os';
-import { kafkaEnv, loadConfig, logEnv, parseConfig, postgresEnv, redisEnv, z } from '@tollgate/config';
+import {
+  kafkaEnv,
+  loadConfig,
+  logEnv,
+  parseConfig,
+  postgresEnv,
+  redisEnv,
+  trustedProxiesVar,
+  z,
+} from '@tollgate/config';
+import { parseEgressAllowEntry } from './proxy/egress-policy.ts';
 
 /**
  * Gateway configuration: every variable the gateway reads, parsed once at boot. The comment on
@@ -49,7 +59,7 @@ export const GatewayEnvSchema = postgresEnv
     /** Identifies this instance in usage events (`source`) and logs. Default `gateway/<hostname>-<pid>`. */
     GATEWAY_INSTANCE_ID: z.string().min(1).max(120).default(`gateway/${hostname()}-${process.pid}`),
     /** Comma-separated CIDRs (or addresses) of proxies whose X-Forwarded-* headers are trusted. Default none. */
-    GATEWAY_TRUSTED_PROXIES: csv,
+    GATEWAY_TRUSTED_PROXIES: trustedProxiesVar,
     /** Header telling the upstream which consumer called; empty disables it. */
     GATEWAY_CONSUMER_HEADER: z.string().default('x-tollgate-consumer'),
     /** Header telling the upstream the caller's plan (slug); empty disables it. */
@@ -77,12 +87,89 @@ export const GatewayEnvSchema = postgresEnv
     GATEWAY_KEY_CACHE_NEGATIVE_TTL_MS: z.coerce.number().int().positive().max(5_000).default(2_000),
     /** Entries in the in-process API key cache (LRU). */
     GATEWAY_KEY_CACHE_MAX: z.coerce.number().int().positive().default(100_000),
+    /** Entries of the negative key cache ("no such key" answers), bounded apart from the real keys' LRU. */
+    GATEWAY_KEY_NEGATIVE_CACHE_MAX: z.coerce.number().int().positive().default(100_000),
+    /**
+     * Unknown-key lookups per second per client address (token bucket refill). A key the caches
+     * have never seen spends a token (given back if the key exists); without one the answer is 429
+     * KEY_LOOKUPS_LIMITED and Postgres is not asked.
+     */
+    GATEWAY_KEY_LOOKUP_BUDGET_PER_S: z.coerce.number().positive().default(5),
+    /** Bucket size of the unknown-key lookup budget (lookups an address may make at once). */
+    GATEWAY_KEY_LOOKUP_BUDGET_BURST: z.coerce.number().int().positive().default(20),
+    /** Client addresses whose lookup budget is tracked (least recently used out first). */
+    GATEWAY_KEY_LOOKUP_BUDGET_ADDRESSES: z.coerce.number().int().positive().default(100_000),
+    /** Postgres key lookups running at once (the pool has 10 connections, shared with snapshot loads). */
+    GATEWAY_KEY_LOOKUP_CONCURRENCY: z.coerce.number().int().positive().max(64).default(4),
+    /**
+     * Key lookups that may wait for a free slot (per lane: refreshes of known keys, unknown keys).
+     * Past it a known key is served from its stale entry and an unknown one gets 503 KEY_LOOKUP_FAILED.
+     */
+    GATEWAY_KEY_LOOKUP_QUEUE: z.coerce.number().int().nonnegative().default(256),
+    /**
+     * Anonymous requests (public routes) in flight per client address (an IPv6 client counts as
+     * its /64); 0 disables. Above it: 429 CONCURRENCY_LIMITED.
+     */
+    GATEWAY_MAX_CONCURRENT_PER_ADDRESS: z.coerce.number().int().nonnegative().default(64),
+    /** Requests in flight per consumer, over every API; 0 disables. Above it: 429 CONCURRENCY_LIMITED. */
+    GATEWAY_MAX_CONCURRENT_PER_CONSUMER: z.coerce.number().int().nonnegative().default(256),
+    /**
+     * Share of each upstream target's connections a holder (a consumer; anonymous traffic
+     * together) is always given: floor(connections × share). Past it a holder is admitted only
+     * while the target keeps that many connections' room for others (429 UPSTREAM_SHARE_EXCEEDED,
+     * 503 UPSTREAM_BUSY for anonymous traffic). 1 disables.
+     */
+    GATEWAY_UPSTREAM_FAIR_SHARE: z.coerce.number().gt(0).max(1).default(0.25),
+    /**
+     * Minimum average rate of a request body in bytes/s once it streams to the upstream (after
+     * GATEWAY_BODY_RATE_GRACE_MS); slower bodies get 408 BODY_TOO_SLOW and the upstream request is
+     * aborted. 0 disables.
+     */
+    GATEWAY_MIN_BODY_RATE_BYTES_PER_S: z.coerce.number().int().nonnegative().default(1024),
+    /** How long a request body may arrive at any rate before GATEWAY_MIN_BODY_RATE_BYTES_PER_S applies, in ms. */
+    GATEWAY_BODY_RATE_GRACE_MS: posInt(5_000),
+    /**
+     * Requests in flight in this process (first byte to finish) above which new ones get 503
+     * OVERLOADED + Retry-After (load shedding); 0 disables.
+     */
+    GATEWAY_MAX_IN_FLIGHT: z.coerce.number().int().nonnegative().default(10_000),
+    /**
+     * Smoothed event-loop lag in ms above which a busy gateway (event-loop utilization ≥ 0.9)
+     * answers new requests with 503 OVERLOADED + Retry-After instead of taking them in; keep it
+     * under REDIS_TIMEOUT_MS so the gateway sheds before its own lag makes limiter calls late.
+     * 0 disables.
+     */
+    GATEWAY_SHED_LOOP_LAG_MS: z.coerce.number().nonnegative().default(20),
     /** Full control-plane resync period in ms (on top of LISTEN/NOTIFY). */
     GATEWAY_CONFIG_RESYNC_MS: posInt(30_000),
+    /**
+     * Roll an API back automatically when a change of its upstream targets fails the health
+     * checks it passed before (see README "Configuration versions and rollback").
+     */
+    GATEWAY_CONFIG_AUTO_ROLLBACK: z.stringbool().default(true),
+    /** Consecutive failed health checks of every target of a changed API that trigger the rollback. */
+    GATEWAY_CONFIG_ROLLBACK_FAILED_CHECKS: z.coerce.number().int().min(1).max(100).default(3),
     /** Connections per upstream target (undici Pool size). */
     GATEWAY_UPSTREAM_CONNECTIONS: posInt(128),
     /** Connect timeout to an upstream target in ms. */
     GATEWAY_UPSTREAM_CONNECT_TIMEOUT_MS: posInt(2_000),
+    /**
+     * Comma-separated internal upstream addresses the gateway may connect to: CIDRs or addresses
+     * (`10.0.0.0/8`, `127.0.0.1`, `::1`), `address:port` (`127.0.0.1:4010`, `[::1]:4010`) or
+     * `hostname:port` (the host name as the target URL spells it). Loopback, private, link-local
+     * (cloud metadata), unique-local and reserved addresses are refused otherwise (502
+     * UPSTREAM_FORBIDDEN); the gateway's own proxy and admin ports always are. Default none.
+     */
+    GATEWAY_UPSTREAM_ALLOW: csv.superRefine((entries, ctx) => {
+      for (const e of entries) {
+        if (parseEgressAllowEntry(e) === null) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `${JSON.stringify(e)} is not a CIDR, an address, address:port or hostname:port`,
+          });
+        }
+      }
+    }),
     /** Retries (to another target) of idempotent requests without a body after a connection error. */
     GATEWAY_UPSTREAM_RETRIES: z.coerce.number().int().min(0).max(5).default(1),
     /** Consecutive connection failures after which a target is marked down (passive health). */
@@ -133,6 +220,28 @@ export const GatewayEnvSchema = postgresEnv
     GATEWAY_JWT_CLOCK_TOLERANCE_S: z.coerce.number().int().nonnegative().default(5),
     /** Prefix of every Redis key the limiter writes (tests and shared Redis deployments isolate by it). */
     GATEWAY_REDIS_KEY_PREFIX: z.string().default('tg:rl:'),
+    /**
+     * Quota leasing: the gateway takes blocks of a consumer's quota (and shares of its token
+     * bucket) from Redis and decides most requests locally; exact all the same (see
+     * ARCHITECTURE.md). false: every request asks Redis.
+     */
+    GATEWAY_QUOTA_LEASING: z.stringbool().default(true),
+    /** Largest block of quota units (and rate tokens) leased at once. */
+    GATEWAY_QUOTA_LEASE_MAX_UNITS: posInt(256),
+    /**
+     * Most units a lease admits beyond its last acknowledged usage report: what a SIGKILLed
+     * gateway can strand per consumer (until the period ends). Default: half the largest block.
+     */
+    GATEWAY_QUOTA_LEASE_WINDOW: z.coerce.number().int().positive().optional(),
+    /** Lifetime of a quota lease in Redis (renewed while in use): how soon a dead gateway's units come back, in ms. */
+    GATEWAY_QUOTA_LEASE_TTL_MS: posInt(10_000),
+    /** A consumer's lease unused this long goes back, in ms. */
+    GATEWAY_QUOTA_LEASE_IDLE_MS: posInt(2_000),
+    /**
+     * Longest a request waits for other gateways to hand back their unused units before it is
+     * refused for quota (only when the quota is otherwise used up), in ms.
+     */
+    GATEWAY_QUOTA_RECLAIM_WAIT_MS: posInt(500),
     /** Directory of the usage-event spool (the sink's write-ahead log; one directory per gateway process). */
     GATEWAY_SPOOL_DIR: z.string().default('.tollgate/gateway-spool'),
     /**
@@ -144,8 +253,8 @@ export const GatewayEnvSchema = postgresEnv
     GATEWAY_SPOOL_WRITE_MODE: z.enum(['async', 'sync']).default('async'),
     /** fdatasync period of the spool in ms: the bound on what an OS crash or power loss can lose. */
     GATEWAY_SPOOL_FSYNC_INTERVAL_MS: z.coerce.number().int().nonnegative().default(100),
-    /** Most usage events per Kafka request. */
-    GATEWAY_USAGE_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(500),
+    /** Most usage events per Kafka send (all partitions; one record per partition per send). */
+    GATEWAY_USAGE_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(2000),
     /** Longest an event waits for its Kafka batch to fill, in ms (fuller batches cost less CPU). */
     GATEWAY_USAGE_LINGER_MS: z.coerce.number().int().nonnegative().max(10_000).default(50),
     /** Disk bound of the spool in bytes; /readyz reports not ready above 90% of it. */
@@ -155,7 +264,7 @@ export const GatewayEnvSchema = postgresEnv
       .min(16 * 1024 * 1024)
       .default(1024 * 1024 * 1024),
     /** Kafka topic of usage events. */
-    GATEWAY_USAGE_TOPIC: z.string().default('tollgate.usage.v1'),
+    GATEWAY_USAGE_TOPIC: z.string().default('tollgate.usage.v2'),
     /** On SIGTERM/SIGINT: how long in-flight requests may take to finish, in ms. */
     GATEWAY_SHUTDOWN_GRACE_MS: posInt(10_000),
   })

@@ -15,7 +15,6 @@ describe('gateway.control-plane (Postgres)', () => {
   let seeded: SeededGateway;
   let gw: TestGateway;
   let controlPlane: TestGateway['controlPlane'];
-  let metrics: TestGateway['metrics'];
   let app: TestGateway['app'];
   let source: PostgresControlPlaneSource;
 
@@ -26,7 +25,7 @@ describe('gateway.control-plane (Postgres)', () => {
     prisma = createPrisma(db.url);
     source = new PostgresControlPlaneSource(prisma, db.url);
     gw = await buildTestGateway(source, { keyTtlMs: REVOCATION_BOUND_MS });
-    ({ app, controlPlane, metrics } = gw);
+    ({ app, controlPlane } = gw);
   });
 
   afterAll(async () => {
@@ -81,30 +80,26 @@ describe('gateway.control-plane (Postgres)', () => {
     );
   });
 
-  it('a broken configuration pushed to Postgres is refused and traffic keeps flowing on the last good snapshot', async () => {
-    const refusedBefore = (await metrics.snapshotsRefused.get()).values[0]?.value ?? 0;
+  it('a broken configuration pushed to Postgres is quarantined and its API keeps its last good version', async () => {
+    const quarantined = () => controlPlane.current!.quarantine.find((q) => q.id === seeded.apiId);
     const goodRoutes = controlPlane.current!.routes.length;
     // An upstream that is not a URL.
     const bad = await db.prisma.upstreamTarget.create({ data: { apiId: seeded.apiId, url: 'not a url' } });
-    await waitFor(
-      async () => ((await metrics.snapshotsRefused.get()).values[0]?.value ?? 0) > refusedBefore,
-      5000,
-      'refusal',
-    );
+    await waitFor(() => quarantined()?.servingLastGood === true, 5000, 'quarantine');
+    expect(quarantined()!.problems).toEqual([expect.stringMatching(/^targets\..+\.url: an http\(s\) URL/)]);
     expect((await get('/svc/still-works')).statusCode).toBe(200);
     expect(controlPlane.current!.routes.length).toBe(goodRoutes);
     await db.prisma.upstreamTarget.delete({ where: { id: bad.id } });
+    await waitFor(() => quarantined() === undefined, 5000, 'release');
 
-    // Overlapping routes (same prefix and method).
-    const refused2 = (await metrics.snapshotsRefused.get()).values[0]?.value ?? 0;
-    await db.prisma.route.create({
+    // Overlapping routes (same path, match and method).
+    const dup = await db.prisma.route.create({
       data: { apiId: seeded.apiId, name: 'dup', methods: [], path: '/', cost: 1 },
     });
-    await waitFor(
-      async () => ((await metrics.snapshotsRefused.get()).values[0]?.value ?? 0) > refused2,
-      5000,
-      'overlap refusal',
-    );
+    await waitFor(() => quarantined() !== undefined, 5000, 'overlap quarantine');
+    expect(quarantined()!.problems[0]).toMatch(/"(all|dup)" overlaps route "(dup|all)" on any host \/svc/);
     expect((await get('/svc/still-works')).statusCode).toBe(200);
+    await db.prisma.route.delete({ where: { id: dup.id } });
+    await waitFor(() => quarantined() === undefined, 5000, 'release');
   });
 });

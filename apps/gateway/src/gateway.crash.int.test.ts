@@ -30,7 +30,7 @@ describe.each(['sync', 'async'] as const)(
     let seeded: SeededGateway;
     let spool: string;
     const running: GatewayProcess[] = [];
-    const topic = `tollgate.usage.v1.test-${randomUUID()}`;
+    const topic = `tollgate.usage.v2.test-${randomUUID()}`;
     const kafka = createKafka({ brokers: stack.KAFKA_BROKERS!.split(','), clientId: 'gateway-crash-test' });
     let env: Record<string, string>;
 

@@ -178,9 +178,9 @@ describe('gateway.limits', () => {
     expect(metrics).toMatch(/tollgate_gateway_redis_errors_total 3/);
   });
 
-  it('limitScope key gives each key its own quota; limitScope consumer shares one', async () => {
-    for (const scope of ['key', 'consumer'] as const) {
-      const source = new StaticSource(fixtureSnapshot(echo.url, { quota: 2, limitScope: scope }));
+  it('two keys of one consumer share one quota whatever the limit scope; limitScope key splits only the rate', async () => {
+    const statuses = async (plan: Partial<Plan>) => {
+      const source = new StaticSource(fixtureSnapshot(echo.url, plan));
       const k1 = source.addKey(IDS.consumer).key;
       const k2 = source.addKey(IDS.consumer).key;
       const gw = await buildTestGateway(source);
@@ -188,9 +188,30 @@ describe('gateway.limits', () => {
       const call = (key: string) =>
         gw.app
           .inject({ method: 'GET', url: '/echo/x', headers: { 'x-api-key': key } })
-          .then((r) => r.statusCode);
-      const statuses = [await call(k1), await call(k1), await call(k2), await call(k2)];
-      expect(statuses, scope).toEqual(scope === 'key' ? [200, 200, 200, 200] : [200, 200, 429, 429]);
-    }
+          .then((r) => `${r.statusCode}${r.statusCode === 429 ? ` ${r.json().code}` : ''}`);
+      return [await call(k1), await call(k1), await call(k2), await call(k2)];
+    };
+    // Quota 2 per consumer: more keys never mean more quota.
+    for (const scope of ['key', 'consumer'] as const)
+      expect(await statuses({ quota: 2, limitScope: scope }), scope).toEqual([
+        '200',
+        '200',
+        '429 QUOTA_EXCEEDED',
+        '429 QUOTA_EXCEEDED',
+      ]);
+    // A bucket of 1 that refills in 1000 s: per key, each key has its own.
+    const slow = { quota: null, rateLimitPerSecond: 0.001, burst: 1 };
+    expect(await statuses({ ...slow, limitScope: 'key' })).toEqual([
+      '200',
+      '429 RATE_LIMITED',
+      '200',
+      '429 RATE_LIMITED',
+    ]);
+    expect(await statuses({ ...slow, limitScope: 'consumer' })).toEqual([
+      '200',
+      '429 RATE_LIMITED',
+      '429 RATE_LIMITED',
+      '429 RATE_LIMITED',
+    ]);
   });
 });

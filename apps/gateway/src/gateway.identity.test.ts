@@ -158,7 +158,7 @@ describe('gateway.auth-audit', () => {
             ? ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']
             : [...route.methods];
         for (const method of methods) {
-          const path = route.prefix;
+          const path = route.path;
           for (const url of [path, `${path}/sub/path`, `${path}?q=1`]) {
             const res = await gw.app.inject({ method: method as 'GET', url });
             if (route.public) expect(res.statusCode, `${method} ${url}`).not.toBe(401);

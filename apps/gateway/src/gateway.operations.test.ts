@@ -23,7 +23,7 @@ async function echoServer(): Promise<Echo> {
 }
 
 describe('gateway.control-plane', () => {
-  it('keeps serving from the last snapshot while the source is down, and refuses a broken snapshot (metric)', async () => {
+  it('keeps serving from the last snapshot while the source is down, and quarantines a broken API alone (metric)', async () => {
     const echo = await echoServer();
     const source = new StaticSource(fixtureSnapshot(echo.url));
     const { key } = source.addKey(IDS.consumer);
@@ -39,16 +39,24 @@ describe('gateway.control-plane', () => {
     ).toMatch(/ 1$/m);
     source.failLoads = false;
 
-    const good = gw.controlPlane.current;
     source.snapshot.apis[0]!.targets[0]!.url = 'not a url';
     source.notify('upstream_targets');
     await new Promise((r) => setTimeout(r, 50));
     await gw.controlPlane.refresh();
-    expect(gw.controlPlane.current).toBe(good);
+    // The API keeps its last good version; the row is quarantined, counted once however often it is reloaded.
+    expect(gw.controlPlane.current!.quarantine).toEqual([
+      expect.objectContaining({ kind: 'api', id: IDS.api, servingLastGood: true }),
+    ]);
     expect((await get()).statusCode).toBe(200);
+    await gw.controlPlane.refresh();
     expect(
-      await gw.metrics.registry.getSingleMetricAsString('tollgate_gateway_config_snapshots_refused_total'),
-    ).toMatch(/ [1-9]\d*$/m);
+      await gw.metrics.registry.getSingleMetricAsString('tollgate_gateway_config_quarantined_total'),
+    ).toMatch(/kind="api"} 1$/m);
+    // Every other change still applies: a suspension.
+    source.snapshot.consumers[0]!.status = 'suspended';
+    await gw.controlPlane.refresh();
+    expect((await get()).statusCode).toBe(403);
+    source.snapshot.consumers[0]!.status = 'active';
 
     // A valid change is applied.
     source.snapshot.apis[0]!.targets[0]!.url = echo.url;
@@ -101,7 +109,9 @@ describe('gateway.health', () => {
     });
     opened.push(admin);
     expect((await admin.inject({ url: '/healthz' })).statusCode).toBe(200);
-    expect((await admin.inject({ url: '/readyz' })).statusCode).toBe(200);
+    const ready = await admin.inject({ url: '/readyz' });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json().config).toEqual({ version: null, quarantined: [], probation: [] });
     sinkOk = false;
     expect((await admin.inject({ url: '/readyz' })).statusCode).toBe(503);
     await gw.app.inject({ method: 'GET', url: '/echo/public' });

@@ -16,13 +16,27 @@ describe('gateway.quota (3 processes, shared Redis, Kafka events)', () => {
   let echo: Echo;
   let seeded: SeededGateway;
   const gateways: GatewayProcess[] = [];
-  const topic = `tollgate.usage.v1.test-${randomUUID()}`;
+  const topic = `tollgate.usage.v2.test-${randomUUID()}`;
   const kafka = createKafka({ brokers: stack.KAFKA_BROKERS!.split(','), clientId: 'gateway-quota-test' });
 
   beforeAll(async () => {
     db = await createTestDatabase();
     echo = await startEcho();
     seeded = await seedGateway(db.prisma, echo.url, { quota: 1000 });
+    // Exactness, not latency: 3,000 requests into an echo in this process on a loaded 2-core
+    // machine can take longer than the seed's 5 s route timeout (a 504 would open the breaker).
+    await db.prisma.route.updateMany({ where: { apiId: seeded.apiId }, data: { timeoutMs: 60_000 } });
+    // A public prefix (the seed's public /health is exact: /health/slow/800 would need a key).
+    await db.prisma.route.create({
+      data: {
+        apiId: seeded.apiId,
+        name: 'open',
+        methods: ['GET'],
+        path: '/open',
+        public: true,
+        pathMatch: 'prefix',
+      },
+    });
     await ensureTopics(kafka, [{ topic, numPartitions: 3 }]);
     const env = {
       DATABASE_URL: db.url,
@@ -33,8 +47,23 @@ describe('gateway.quota (3 processes, shared Redis, Kafka events)', () => {
       KAFKA_BROKERS: stack.KAFKA_BROKERS!,
       GATEWAY_USAGE_TOPIC: topic,
       GATEWAY_UPSTREAM_CONNECTIONS: '64',
+      // One consumer sends up to 100 requests at once per gateway, more than the fair share of a
+      // 64-connection pool lets one caller hold (that refusal is refunded: see
+      // gateway.admission.test.ts); this test is about exact quota accounting, so no share.
+      GATEWAY_UPSTREAM_FAIR_SHARE: '1',
+      // Nor load shedding by loop lag: 100 requests at once per gateway on a loaded 2-core
+      // machine can lag a gateway's loop past the 20 ms default, and a 503 OVERLOADED here would
+      // be an unadmitted request this exactness test does not expect (gateway.load-shed.test.ts).
+      GATEWAY_SHED_LOOP_LAG_MS: '0',
+      // Every request decided by Redis: the remaining each client sees is then exact (999 … 0,
+      // each once). With quota leasing (the default) a local decision shows this gateway's
+      // estimate; the exactness of admissions with leasing is gateway.quota-leasing.int.test.ts's.
+      GATEWAY_QUOTA_LEASING: 'false',
     };
-    gateways.push(...(await Promise.all([0, 1, 2].map(() => startGatewayProcess(env)))));
+    // allSettled: when one does not start, the others are still stopped by afterAll.
+    const started = await Promise.allSettled([0, 1, 2].map(() => startGatewayProcess(env)));
+    for (const s of started) if (s.status === 'fulfilled') gateways.push(s.value);
+    for (const s of started) if (s.status === 'rejected') throw s.reason;
   }, 120_000);
 
   afterAll(async () => {
@@ -107,7 +136,7 @@ describe('gateway.quota (3 processes, shared Redis, Kafka events)', () => {
   it('shuts down gracefully on SIGTERM: the in-flight request finishes, then exit code 0', async () => {
     const g = gateways.pop()!;
     // The public route (no quota: this key's quota was used up above); the echo waits 800 ms.
-    const inflight = request(`${g.url}/svc/health/slow/800`).then(async (res) => {
+    const inflight = request(`${g.url}/svc/open/slow/800`).then(async (res) => {
       await res.body.dump();
       return res.statusCode;
     });

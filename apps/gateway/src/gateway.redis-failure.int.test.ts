@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Plan } from '@tollgate/core';
-import { createRedis, RedisLimiter, waitForRedis } from '@tollgate/redis';
+import { createRedis, limiterClientTimeoutMs, RedisLimiter, waitForRedis } from '@tollgate/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildTestGateway,
@@ -33,7 +33,12 @@ describe('gateway.redis-failure (private redis-server)', () => {
   });
 
   async function gateway(policy: Plan['redisFailurePolicy']) {
-    const redis = createRedis({ url: redisServer.url, commandTimeoutMs: TIMEOUT_MS, connectTimeoutMs: 200 });
+    // As main.ts builds it: the limiter's deadline bounds the wait, the client's is a backstop.
+    const redis = createRedis({
+      url: redisServer.url,
+      commandTimeoutMs: limiterClientTimeoutMs(TIMEOUT_MS),
+      connectTimeoutMs: 200,
+    });
     redis.on('error', () => {});
     await waitForRedis(redis);
     cleanup.push(async () => redis.disconnect());

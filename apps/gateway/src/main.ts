@@ -1,19 +1,25 @@
 import { mkdirSync } from 'node:fs';
-import { MemoryLimiter, USAGE_TOPIC_V1 } from '@tollgate/core';
+import { parseTrustedProxies } from '@tollgate/config';
+import { MemoryLimiter, USAGE_TOPIC_V2 } from '@tollgate/core';
 import { createPrisma } from '@tollgate/db';
 import { createKafka, ensureTopics, KafkaUsageSink } from '@tollgate/kafka';
-import { createRedis, RedisLimiter } from '@tollgate/redis';
+import { createRedis, limiterClientTimeoutMs } from '@tollgate/redis';
 import type { JSONWebKeySet } from 'jose';
 import pino from 'pino';
 import { AccessLog } from './access-log.ts';
 import { buildAdminApp, buildApp } from './app.ts';
 import { loadGatewayConfig } from './config.ts';
+import { ConfigProbation } from './control-plane/config-probation.ts';
 import { ControlPlane } from './control-plane/control-plane.ts';
 import { PostgresControlPlaneSource } from './control-plane/postgres-source.ts';
+import { buildLimiter } from './enforcement/build-limiter.ts';
+import { registerLeaseMetrics } from './enforcement/lease-metrics.ts';
+import { registerLimiterMetrics } from './enforcement/limiter-metrics.ts';
 import { ApiKeyResolver } from './identity/resolve-api-key.ts';
 import { JwtVerifier } from './identity/verify-jwt.ts';
+import { registerLoopDelayMetrics } from './loop-delay-metrics.ts';
 import { createMetrics } from './metrics.ts';
-import { parseTrustedProxies } from './proxy/headers.ts';
+import { EgressPolicy } from './proxy/egress-policy.ts';
 import { HealthChecker } from './proxy/health-checker.ts';
 import { TargetRegistry } from './proxy/upstream.ts';
 import { registerSinkMetrics } from './usage/sink-metrics.ts';
@@ -35,17 +41,21 @@ const accessLog = new AccessLog(destination, {
   enabled: logger.isLevelEnabled('info'),
 });
 const metrics = createMetrics();
+registerLoopDelayMetrics(metrics);
 
 const prisma = createPrisma(config.DATABASE_URL);
 const source = new PostgresControlPlaneSource(prisma, config.DATABASE_URL);
 
-const redis = createRedis({ url: config.REDIS_URL, commandTimeoutMs: config.REDIS_TIMEOUT_MS });
-redis.on('error', (err) => logger.debug({ err }, 'redis error'));
-const limiter = new RedisLimiter({
-  redis,
-  timeoutMs: config.REDIS_TIMEOUT_MS,
-  keyPrefix: config.GATEWAY_REDIS_KEY_PREFIX,
+// The limiter's own deadline (REDIS_TIMEOUT_MS, from the send, blind to loop lag) bounds each
+// check; the client's command timeout is only a backstop for replies that never come.
+const redis = createRedis({
+  url: config.REDIS_URL,
+  commandTimeoutMs: limiterClientTimeoutMs(config.REDIS_TIMEOUT_MS),
 });
+redis.on('error', (err) => logger.debug({ err }, 'redis error'));
+const limits = buildLimiter(config, redis, logger);
+const limiter = limits.limiter;
+if (limits.leasing !== null) registerLeaseMetrics(metrics, limits.leasing);
 
 const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: config.KAFKA_CLIENT_ID });
 const topic = config.GATEWAY_USAGE_TOPIC;
@@ -57,7 +67,7 @@ mkdirSync(config.GATEWAY_SPOOL_DIR, { recursive: true });
 const sink = KafkaUsageSink.open({
   kafka,
   spoolDir: config.GATEWAY_SPOOL_DIR,
-  topic: topic === USAGE_TOPIC_V1 ? undefined : topic,
+  topic: topic === USAGE_TOPIC_V2 ? undefined : topic,
   maxSpoolBytes: config.GATEWAY_SPOOL_MAX_BYTES,
   writeMode: config.GATEWAY_SPOOL_WRITE_MODE,
   fsyncIntervalMs: config.GATEWAY_SPOOL_FSYNC_INTERVAL_MS,
@@ -66,7 +76,12 @@ const sink = KafkaUsageSink.open({
   log: (level, msg, fields) => logger[level](fields ?? {}, msg),
 });
 registerSinkMetrics(metrics, sink);
+registerLimiterMetrics(metrics, limiter);
 
+const egress = new EgressPolicy(config.GATEWAY_UPSTREAM_ALLOW);
+const egressLoggedAt = new WeakMap<object, number>();
+egress.denySelfPort(config.GATEWAY_PORT);
+egress.denySelfPort(config.GATEWAY_ADMIN_PORT);
 const registry = new TargetRegistry({
   connections: config.GATEWAY_UPSTREAM_CONNECTIONS,
   connectTimeoutMs: config.GATEWAY_UPSTREAM_CONNECT_TIMEOUT_MS,
@@ -77,6 +92,18 @@ const registry = new TargetRegistry({
     metrics.targetState.inc({ state });
     logger.warn({ upstream: target.origin, state }, 'upstream target state changed');
   },
+  egress,
+  onEgressRefused: (target, err) => {
+    metrics.upstreamForbidden.inc({ reason: err.verdict });
+    // Every request to such a target is refused the same way: one log line a minute per target.
+    const now = Date.now();
+    if ((egressLoggedAt.get(target) ?? 0) > now - 60_000) return;
+    egressLoggedAt.set(target, now);
+    logger.warn(
+      { upstream: target.origin, address: err.address, reason: err.verdict },
+      'upstream connection refused by the egress policy (GATEWAY_UPSTREAM_ALLOW)',
+    );
+  },
 });
 const keys = new ApiKeyResolver(
   (hash) => source.findKeyByHash(hash),
@@ -84,9 +111,30 @@ const keys = new ApiKeyResolver(
     ttlMs: config.GATEWAY_KEY_CACHE_TTL_MS,
     negativeTtlMs: config.GATEWAY_KEY_CACHE_NEGATIVE_TTL_MS,
     maxEntries: config.GATEWAY_KEY_CACHE_MAX,
+    negativeMaxEntries: config.GATEWAY_KEY_NEGATIVE_CACHE_MAX,
+    budget: {
+      perSecond: config.GATEWAY_KEY_LOOKUP_BUDGET_PER_S,
+      burst: config.GATEWAY_KEY_LOOKUP_BUDGET_BURST,
+      maxAddresses: config.GATEWAY_KEY_LOOKUP_BUDGET_ADDRESSES,
+    },
+    gate: { concurrency: config.GATEWAY_KEY_LOOKUP_CONCURRENCY, queue: config.GATEWAY_KEY_LOOKUP_QUEUE },
   },
   metrics,
 );
+const probation = config.GATEWAY_CONFIG_AUTO_ROLLBACK
+  ? new ConfigProbation({
+      failedChecks: config.GATEWAY_CONFIG_ROLLBACK_FAILED_CHECKS,
+      // Undecided only when checks do not run; well past the time the checks take.
+      maxAgeMs: Math.max(
+        120_000,
+        4 * config.GATEWAY_CONFIG_ROLLBACK_FAILED_CHECKS * config.GATEWAY_HEALTH_CHECK_INTERVAL_MS,
+      ),
+      instanceId: config.GATEWAY_INSTANCE_ID,
+      restore: (request) => source.restoreApis(request),
+      metrics,
+      logger,
+    })
+  : null;
 const controlPlane = new ControlPlane({
   source,
   registry,
@@ -95,6 +143,7 @@ const controlPlane = new ControlPlane({
   defaultMaxBodyBytes: config.GATEWAY_MAX_BODY_BYTES,
   resyncMs: config.GATEWAY_CONFIG_RESYNC_MS,
   onKeysChanged: () => keys.clear(),
+  onApplied: probation === null ? undefined : (previous, next) => probation.onApplied(previous, next),
 });
 const jwtEnabled = config.GATEWAY_JWT_JWKS_URL !== undefined || config.GATEWAY_JWT_PUBLIC_KEYS !== undefined;
 const jwt = jwtEnabled
@@ -117,6 +166,7 @@ const jwt = jwtEnabled
 const health = new HealthChecker(registry, {
   intervalMs: config.GATEWAY_HEALTH_CHECK_INTERVAL_MS,
   timeoutMs: config.GATEWAY_HEALTH_CHECK_TIMEOUT_MS,
+  onResult: probation === null ? undefined : (target, healthy) => probation.onHealthResult(target, healthy),
 });
 
 let shuttingDown = false;
@@ -140,6 +190,19 @@ const app = buildApp({
     planHeader: config.GATEWAY_PLAN_HEADER.toLowerCase(),
     retries: config.GATEWAY_UPSTREAM_RETRIES,
     failClosedRetryAfterS: config.GATEWAY_FAIL_CLOSED_RETRY_AFTER_S,
+    admission: {
+      maxPerAddress: config.GATEWAY_MAX_CONCURRENT_PER_ADDRESS,
+      maxPerConsumer: config.GATEWAY_MAX_CONCURRENT_PER_CONSUMER,
+      upstreamShare: config.GATEWAY_UPSTREAM_FAIR_SHARE,
+    },
+    bodyRate: {
+      minBytesPerS: config.GATEWAY_MIN_BODY_RATE_BYTES_PER_S,
+      graceMs: config.GATEWAY_BODY_RATE_GRACE_MS,
+    },
+    loadShed: {
+      maxInFlight: config.GATEWAY_MAX_IN_FLIGHT,
+      maxLoopLagMs: config.GATEWAY_SHED_LOOP_LAG_MS,
+    },
   },
   limits: {
     maxHeaderBytes: config.GATEWAY_MAX_HEADER_BYTES,
@@ -150,6 +213,7 @@ const app = buildApp({
 });
 const admin = buildAdminApp({
   controlPlane,
+  probation,
   metrics,
   logger,
   sinkHealth: { healthy: () => !sinkClosed && sink.stats().spoolBytes < maxSpool * 0.9 },
@@ -164,6 +228,9 @@ const addressOf = (server: typeof app.server) => {
   const a = server.address();
   return typeof a === 'object' && a !== null ? a.port : null;
 };
+// The ports actually bound (port 0 in the config picks a free one).
+egress.denySelfPort(addressOf(app.server) ?? 0);
+egress.denySelfPort(addressOf(admin.server) ?? 0);
 logger.info(
   {
     port: addressOf(app.server),
@@ -186,6 +253,8 @@ async function shutdown(signal: string): Promise<void> {
   await controlPlane.close();
   await sink.close({ deadlineMs: config.GATEWAY_SHUTDOWN_GRACE_MS });
   sinkClosed = true;
+  // Leased units go back while Redis is still there (the requests that could use them are done).
+  await limits.close();
   await Promise.allSettled([redis.quit(), source.close(), registry.close(), admin.close()]);
   logger.info('gateway stopped');
   accessLog.close();

@@ -1,8 +1,10 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
+import type { UsageStore } from '@tollgate/clickhouse';
 import type { z } from '@tollgate/config';
-import { isTollgateError, TollgateError, toProblem } from '@tollgate/core';
-import type { PrismaClient } from '@tollgate/db';
+import { isTollgateError, serviceTokenMatcher, TollgateError, toProblem } from '@tollgate/core';
+import { databaseError, type PrismaClient } from '@tollgate/db';
+import { fastifyClientError, unservedMethods } from '@tollgate/service-kit';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import { buildOpenApiDocument } from './http/openapi.ts';
@@ -18,10 +20,9 @@ import {
 import type { IngestStatus } from './ingest/start-ingest.ts';
 import { financeCsvHeader, financeCsvRecord, financeReportRows } from './usage/build-finance-report.ts';
 import { getQuotaUsage } from './usage/get-quota-usage.ts';
-import type { UsageQueries } from './usage/usage-queries.ts';
 
 export interface AppDeps {
-  usage: UsageQueries;
+  usage: UsageStore;
   prisma: PrismaClient;
   /** METERING_SERVICE_TOKEN: the bearer token the portal and billing present. */
   serviceToken: string;
@@ -48,36 +49,39 @@ function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.infer<S> 
   });
 }
 
-/** Store failures are a 503 the caller may retry, not an opaque 500. */
+/**
+ * Store failures are a 503 the caller may retry, not an opaque 500; a value Postgres refuses
+ * is the request's fault and keeps its 4xx.
+ */
 async function fromStore<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (isTollgateError(err)) throw err;
+    const refused = databaseError(err);
+    if (refused !== undefined && refused.status < 500) throw refused;
     throw new TollgateError('unavailable', 'STORE_UNAVAILABLE', `${what} is unavailable.`, { cause: err });
   }
 }
 
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
 export function buildApp(deps: AppDeps): FastifyInstance {
   const now = deps.now ?? (() => new Date());
+  const methods = unservedMethods();
   const app = Fastify({
     logger: deps.logger ?? false,
+    clientErrorHandler: methods.clientErrorHandler,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
     },
   });
-  const expectedToken = digest(deps.serviceToken);
+  const serviceTokenMatches = serviceTokenMatcher(deps.serviceToken);
   const openapi = buildOpenApiDocument();
 
+  methods.install(app);
+
   app.setErrorHandler((err, request, reply) => {
-    const known = isTollgateError(err)
-      ? err
-      : (err as { statusCode?: number }).statusCode === 400
-        ? new TollgateError('invalid', 'BAD_REQUEST', (err as Error).message)
-        : err;
+    const known = isTollgateError(err) ? err : (databaseError(err) ?? fastifyClientError(err) ?? err);
     if (!isTollgateError(known) || known.status >= 500) request.log.error({ err }, 'request failed');
     const problem = toProblem(known, request.id);
     if (problem.status === 401) reply.header('www-authenticate', 'Bearer');
@@ -91,14 +95,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     reply.status(404).type('application/problem+json').send(problem);
   });
 
-  // Service token on every /v1 route, compared in constant time (over digests, so the
-  // comparison does not leak the token's length either). Decided on the matched route, never on
-  // the raw URL: `/%761/usage/totals` reaches the /v1 route but does not start with "/v1/".
+  // Service token on every /v1 route (core's constant-time check). Decided on the matched route,
+  // never on the raw URL: `/%761/usage/totals` reaches the /v1 route but does not start with "/v1/".
   app.addHook('onRequest', async (request) => {
     if (!request.routeOptions.url?.startsWith('/v1/')) return;
-    const header = request.headers.authorization ?? '';
-    const match = /^Bearer (.+)$/i.exec(header);
-    if (match === null || !timingSafeEqual(digest(match[1]!), expectedToken)) {
+    if (!serviceTokenMatches(request.headers.authorization)) {
       throw new TollgateError(
         'unauthenticated',
         'SERVICE_TOKEN_REQUIRED',

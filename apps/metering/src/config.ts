@@ -1,5 +1,5 @@
 import { clickhouseEnv, kafkaEnv, loadConfig, logEnv, parseConfig, postgresEnv, z } from '@tollgate/config';
-import { USAGE_DEAD_LETTER_TOPIC_V1, USAGE_TOPIC_V1 } from '@tollgate/core';
+import { USAGE_DEAD_LETTER_TOPIC_V2, USAGE_TOPIC_V2 } from '@tollgate/core';
 
 /**
  * Every variable metering reads, parsed once at boot. The only file in apps/metering that reads
@@ -23,9 +23,9 @@ export const MeteringConfigSchema = postgresEnv
     /** Bearer token the portal and billing present to the usage API (at least 32 characters). */
     METERING_SERVICE_TOKEN: z.string().min(32, 'at least 32 characters'),
     /** Topic the gateway publishes usage events to. */
-    USAGE_TOPIC: z.string().min(1).default(USAGE_TOPIC_V1),
+    USAGE_TOPIC: z.string().min(1).default(USAGE_TOPIC_V2),
     /** Where malformed or unknown-version events go, with the reason in a header. */
-    USAGE_DEAD_LETTER_TOPIC: z.string().min(1).default(USAGE_DEAD_LETTER_TOPIC_V1),
+    USAGE_DEAD_LETTER_TOPIC: z.string().min(1).default(USAGE_DEAD_LETTER_TOPIC_V2),
     /** Kafka consumer group of the ingest; every metering replica joins the same one. */
     METERING_CONSUMER_GROUP: z.string().min(1).default('tollgate-metering'),
     /** Create the usage and dead-letter topics at boot when missing (auto creation is off). */
@@ -33,7 +33,7 @@ export const MeteringConfigSchema = postgresEnv
     /** Partitions for topics created at boot. */
     METERING_TOPIC_PARTITIONS: positiveInt(3),
     /** Most rows in one ClickHouse insert; a larger Kafka batch is inserted in several. */
-    METERING_BATCH_MAX_ROWS: positiveInt(10_000),
+    METERING_BATCH_MAX_ROWS: positiveInt(30_000),
     /** Longest a fetch waits for METERING_FETCH_MIN_BYTES to accumulate: the time side of batching. */
     METERING_BATCH_MAX_WAIT_MS: positiveInt(100),
     /** Bytes the broker accumulates before answering a fetch early: the size side of batching. */

@@ -1,4 +1,4 @@
-import { createClickhouse, createSqlRunner } from '@tollgate/clickhouse';
+import { createClickhouse, createSqlRunner, createUsageStore } from '@tollgate/clickhouse';
 import { createPrisma } from '@tollgate/db';
 import { createKafka, ensureTopics } from '@tollgate/kafka';
 import { pino } from 'pino';
@@ -11,7 +11,6 @@ import { loadMeteringConfig } from './config.ts';
 import { type IngestStatus, startIngest } from './ingest/start-ingest.ts';
 import { createMeteringMetrics } from './metrics.ts';
 import { dropExpiredPartitions } from './retention/drop-expired-partitions.ts';
-import { createUsageQueries } from './usage/usage-queries.ts';
 
 /**
  * Metering: Kafka ingest into ClickHouse, the usage API, alert evaluation and delivery, and
@@ -31,7 +30,7 @@ const clickhouse = createClickhouse({
 let ingestStatus: (() => IngestStatus) | undefined;
 const metrics = createMeteringMetrics(() => ingestStatus?.());
 const store = metrics.timedStore(createSqlRunner(clickhouse));
-const usage = createUsageQueries(store);
+const usage = createUsageStore(store);
 const prisma = createPrisma(config.DATABASE_URL);
 const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-metering` });
 

@@ -29,6 +29,11 @@ export function createMeteringMetrics(ingestStatus: () => IngestStatus | undefin
     help: 'Malformed or unknown-version events sent to the dead-letter topic',
     registers: [registry],
   });
+  const duplicates = new Counter({
+    name: 'tollgate_metering_duplicate_events_total',
+    help: 'Events left out of an insert that already held their event id',
+    registers: [registry],
+  });
   const insertFailures = new Counter({
     name: 'tollgate_metering_insert_failures_total',
     help: 'Batches whose insert (or dead-letter send) failed and whose partition was paused',
@@ -64,6 +69,7 @@ export function createMeteringMetrics(ingestStatus: () => IngestStatus | undefin
     stored(batch) {
       events.inc(batch.rows);
       deadLetters.inc(batch.deadLetters);
+      duplicates.inc(batch.duplicates);
     },
     insertFailed: () => insertFailures.inc(),
     alertsRaised: (n) => raised.inc(n),
@@ -78,6 +84,14 @@ export function createMeteringMetrics(ingestStatus: () => IngestStatus | undefin
           const end = insertSeconds.startTimer();
           try {
             await store.insert(table, rows);
+          } finally {
+            end();
+          }
+        },
+        async insertTabSeparated(table, columns, lines) {
+          const end = insertSeconds.startTimer();
+          try {
+            await store.insertTabSeparated(table, columns, lines);
           } finally {
             end();
           }

@@ -1,7 +1,8 @@
+import type { UsageStore } from '@tollgate/clickhouse';
+import { periodContaining } from '@tollgate/core';
 import type { PrismaClient } from '@tollgate/db';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
-import type { UsageQueries } from '../src/usage/usage-queries.ts';
 import { randomId } from './helpers.ts';
 
 export const SERVICE_TOKEN = 'test-service-token-0123456789abcdefghijkl';
@@ -48,7 +49,8 @@ export async function createAccount(
   });
   const start =
     opts.periodStart ?? new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), 1));
-  const end = new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, start.getUTCDate()));
+  // core's period arithmetic (a hand-written "add a month" turns Jan 31 into Mar 3)
+  const end = periodContaining(start, 'month', start).end;
   const sub = await prisma.subscription.create({
     data: {
       consumerId: consumer.id,
@@ -61,7 +63,7 @@ export async function createAccount(
   return { consumerId: consumer.id, subscriptionId: sub.id, planSlug: slug };
 }
 
-export function testApp(usage: UsageQueries, prisma: PrismaClient, now?: () => Date): FastifyInstance {
+export function testApp(usage: UsageStore, prisma: PrismaClient, now?: () => Date): FastifyInstance {
   return buildApp({
     usage,
     prisma,

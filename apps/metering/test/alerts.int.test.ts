@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createUsageStore, type UsageStore } from '@tollgate/clickhouse';
 import { createTestClickhouseDatabase, type TestClickhouseDatabase } from '@tollgate/clickhouse/testing';
 import { createTestDatabase, type TestDatabase } from '@tollgate/db/testing';
 import type { Kafka } from '@tollgate/kafka';
@@ -11,7 +12,6 @@ import { SIGNATURE_HEADER, verifyWebhookSignature } from '../src/alerts/sign-web
 import { createWebhookDispatcher } from '../src/alerts/webhook-dispatcher.ts';
 import type { Ingest } from '../src/ingest/start-ingest.ts';
 import { silentLog } from '../src/log.ts';
-import { createUsageQueries, type UsageQueries } from '../src/usage/usage-queries.ts';
 import { auth, createAccount, testApp } from './accounts.ts';
 import { quietly } from './cleanup.ts';
 import {
@@ -57,7 +57,7 @@ describe('alerts.thresholds', () => {
   let ch: TestClickhouseDatabase;
   let db: TestDatabase;
   let store: ReturnType<typeof clickhouseRunner>;
-  let usage: UsageQueries;
+  let usage: UsageStore;
   let kafka: Kafka;
   let receiver: Awaited<ReturnType<typeof startReceiver>>;
   const running: Ingest[] = [];
@@ -65,7 +65,7 @@ describe('alerts.thresholds', () => {
   beforeAll(async () => {
     [ch, db] = await Promise.all([createTestClickhouseDatabase(), createTestDatabase()]);
     store = clickhouseRunner(ch.url, ch.database);
-    usage = createUsageQueries(store.runner);
+    usage = createUsageStore(store.runner);
     kafka = testKafka();
   });
   afterAll(async () => {

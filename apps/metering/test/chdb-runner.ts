@@ -33,6 +33,12 @@ export function createChdbRunner(database: string): { runner: SqlRunner; session
         const body = values.map((v) => JSON.stringify(v)).join('\n');
         await session.queryAsync(`INSERT INTO ${table} FORMAT JSONEachRow\n${body}`);
       },
+      async insertTabSeparated(table: string, columns: readonly string[], lines: readonly string[]) {
+        if (lines.length === 0) return;
+        await session.queryAsync(
+          `INSERT INTO ${table} (${columns.join(', ')}) FORMAT TabSeparated\n${lines.join('\n')}`,
+        );
+      },
       async ping() {
         return (await rows<{ v: number }>('SELECT 1 AS v'))[0]?.v === 1;
       },

@@ -1,4 +1,11 @@
-import { readClickhouseMigrations, type SqlRunner, sqlString } from '@tollgate/clickhouse';
+import {
+  createUsageStore,
+  GRANULARITIES,
+  GROUP_BYS,
+  readClickhouseMigrations,
+  type SqlRunner,
+  sqlString,
+} from '@tollgate/clickhouse';
 import {
   CLICKHOUSE_MIGRATIONS_DIR,
   createTestClickhouseDatabase,
@@ -8,8 +15,6 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clickhouseDateTime, toUsageEventRow, type UsageEventRow } from '../src/ingest/event-row.ts';
 import { dropExpiredPartitions } from '../src/retention/drop-expired-partitions.ts';
-import { createUsageQueries } from '../src/usage/usage-queries.ts';
-import { GRANULARITIES, GROUP_BYS } from '../src/usage/usage-sql.ts';
 import { createChdbRunner } from './chdb-runner.ts';
 import { quietly } from './cleanup.ts';
 import { clickhouseRunner, makeEvent } from './helpers.ts';
@@ -81,7 +86,7 @@ describe('current-clickhouse (chdb) agrees with 18.16', () => {
 
   it('every usage query gives the same result on both', async () => {
     const results = async (runner: SqlRunner) => {
-      const q = createUsageQueries(runner);
+      const q = createUsageStore(runner);
       const from = new Date(Date.UTC(2026, 9, 1));
       const to = new Date(Date.UTC(2026, 11, 1));
       const out: Record<string, unknown> = {};

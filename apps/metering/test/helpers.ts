@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createClickhouse, createSqlRunner, type SqlRunner } from '@tollgate/clickhouse';
 import { USAGE_EVENT_TYPE_V1, type UsageEventV1, uuidv7 } from '@tollgate/core';
 import {
+  type CompressionName,
   CompressionTypes,
   consumerGroupLag,
   createKafka,
@@ -11,6 +12,7 @@ import {
   type Kafka,
   type Producer,
 } from '@tollgate/kafka';
+import { produceUsageRecords, type UsageLine } from '@tollgate/kafka/testing';
 import { type Ingest, type IngestOptions, startIngest } from '../src/ingest/start-ingest.ts';
 import { silentLog } from '../src/log.ts';
 
@@ -42,7 +44,7 @@ export async function createTestTopics(
   kafka: Kafka,
   partitions = 3,
 ): Promise<{ topic: string; dlq: string }> {
-  const topic = `tollgate.usage.v1.test-${randomId()}`;
+  const topic = `tollgate.usage.v2.test-${randomId()}`;
   const dlq = `${topic}.dlq`;
   await ensureTopics(kafka, [
     { topic, numPartitions: partitions },
@@ -98,28 +100,38 @@ export function makeEvent(spec: EventSpec): UsageEventV1 {
   };
 }
 
-/** Produces values (events or raw strings) in large batches, keyed by consumer like the gateway. */
+/**
+ * Produces events as the gateway's sink does (usage topic v2: NDJSON records, the content-type
+ * header, the partition of each event's consumer), `eventsPerRecord` events per record. A
+ * `{ raw }` line is written as it stands (a malformed event inside a record).
+ */
 export async function produce(
   kafka: Kafka,
   topic: string,
-  items: readonly (UsageEventV1 | { key: string; value: string | null })[],
-  chunk = 1000,
+  lines: readonly UsageLine[],
+  opts: { eventsPerRecord?: number; compression?: CompressionName } = {},
+): Promise<{ records: number }> {
+  return produceUsageRecords(kafka, topic, lines, {
+    eventsPerRecord: opts.eventsPerRecord ?? 200,
+    compression: opts.compression ?? 'none',
+  });
+}
+
+/** Produces records exactly as given (values and headers), to test what is not a usage batch. */
+export async function produceRawRecords(
+  kafka: Kafka,
+  topic: string,
+  records: readonly { value: string | null; headers?: Record<string, string> }[],
 ): Promise<void> {
   const producer: Producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   try {
-    for (let i = 0; i < items.length; i += chunk) {
-      await producer.send({
-        topic,
-        acks: -1,
-        compression: CompressionTypes.None,
-        messages: items
-          .slice(i, i + chunk)
-          .map((item) =>
-            'specversion' in item ? { key: item.data.consumerId, value: JSON.stringify(item) } : item,
-          ),
-      });
-    }
+    await producer.send({
+      topic,
+      acks: -1,
+      compression: CompressionTypes.None,
+      messages: records.map((r) => ({ key: null, value: r.value, headers: r.headers })),
+    });
   } finally {
     await producer.disconnect();
   }

@@ -1,11 +1,10 @@
-import { applyClickhouseMigrations } from '@tollgate/clickhouse';
+import { applyClickhouseMigrations, createUsageStore } from '@tollgate/clickhouse';
 import { CLICKHOUSE_MIGRATIONS_DIR } from '@tollgate/clickhouse/testing';
 import type { UsageEventV1 } from '@tollgate/core';
 import type { Kafka } from '@tollgate/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PrivateStack, startPrivateStack } from '../../../infra/testing/stack.ts';
 import type { Ingest } from '../src/ingest/start-ingest.ts';
-import { createUsageQueries } from '../src/usage/usage-queries.ts';
 import {
   clickhouseRunner,
   countRows,
@@ -82,7 +81,7 @@ describe('ingest.clickhouse-outage', () => {
     expect(await countRows(store.runner, 'SELECT uniqExact(event_id) AS n FROM usage_events_v1')).toBe(6000);
     const rows = await countRows(store.runner, 'SELECT count() AS n FROM usage_events_v1');
     expect(rows).toBeGreaterThanOrEqual(6000);
-    const totals = await createUsageQueries(store.runner).totals({
+    const totals = await createUsageStore(store.runner).totals({
       consumerId,
       from: new Date(now - 3_600_000),
       to: new Date(now + 3_600_000),

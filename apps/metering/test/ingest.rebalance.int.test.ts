@@ -1,8 +1,8 @@
+import { createUsageStore } from '@tollgate/clickhouse';
 import { createTestClickhouseDatabase, type TestClickhouseDatabase } from '@tollgate/clickhouse/testing';
 import type { Kafka } from '@tollgate/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ingest } from '../src/ingest/start-ingest.ts';
-import { createUsageQueries } from '../src/usage/usage-queries.ts';
 import { quietly } from './cleanup.ts';
 import {
   clickhouseRunner,
@@ -58,7 +58,7 @@ describe('ingest.rebalance', () => {
     await produce(kafka, topic, third);
     await waitForCaughtUp(kafka, groupId, topic);
 
-    const usage = createUsageQueries(store.runner);
+    const usage = createUsageStore(store.runner);
     const range = { from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 3_600_000) };
     for (const consumerId of consumers) {
       const mine = all.filter((e) => e.data.consumerId === consumerId);

@@ -24,7 +24,7 @@ describe('main', () => {
 
   it('boots from its config, ingests, serves the usage API and shuts down gracefully', async () => {
     const [port] = await freePorts(1);
-    const topic = `tollgate.usage.v1.test-${randomId()}`;
+    const topic = `tollgate.usage.v2.test-${randomId()}`;
     child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'src', 'main.ts')], {
       env: {
         PATH: process.env.PATH,
@@ -51,10 +51,12 @@ describe('main', () => {
     );
 
     const consumerId = `c-${randomId()}`;
+    // zstd, in records of 10, as the gateway's sink sends them: the process reads its codec.
     await produce(
       testKafka(),
       topic,
       Array.from({ length: 25 }, () => makeEvent({ consumerId, units: 2 })),
+      { eventsPerRecord: 10, compression: 'zstd' },
     );
     const url = `${base}/v1/usage/totals?consumerId=${consumerId}&from=${new Date(Date.now() - 3_600_000).toISOString()}&to=${new Date(Date.now() + 3_600_000).toISOString()}`;
     const totals = await waitFor('the events to be queryable', async () => {
@@ -64,7 +66,13 @@ describe('main', () => {
     });
     expect(totals.billableUnits).toBe(50);
     expect((await fetch(`${base}/v1/usage/totals`)).status).toBe(401);
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    // The rows are queryable as soon as ClickHouse has them; the counter moves when metering's
+    // insert call returns, a moment later: poll for it, then it must be exactly 25.
+    const metrics = await waitFor('the stored-events counter to reach 25', async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      const stored = /^tollgate_metering_events_stored_total (\d+)$/m.exec(text);
+      return stored !== null && Number(stored[1]) >= 25 ? text : undefined;
+    });
     expect(metrics).toMatch(/^tollgate_metering_events_stored_total 25$/m);
     expect(metrics).toMatch(/^tollgate_metering_paused_partitions 0$/m);
     expect(metrics).toContain('tollgate_metering_insert_duration_seconds_count');

@@ -1,3 +1,4 @@
+import { createUsageStore } from '@tollgate/clickhouse';
 import { createTestClickhouseDatabase, type TestClickhouseDatabase } from '@tollgate/clickhouse/testing';
 import type { UsageEventV1 } from '@tollgate/core';
 import { createTestDatabase, type TestDatabase } from '@tollgate/db/testing';
@@ -5,7 +6,6 @@ import type { Kafka } from '@tollgate/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ingest } from '../src/ingest/start-ingest.ts';
 import { FINANCE_CSV_COLUMNS } from '../src/usage/build-finance-report.ts';
-import { createUsageQueries } from '../src/usage/usage-queries.ts';
 import { auth, createAccount, testApp } from './accounts.ts';
 import { quietly } from './cleanup.ts';
 import { parseCsv } from './csv-parse.ts';
@@ -94,7 +94,7 @@ describe('report.finance.100k', () => {
     const distinct = await countRows(store.runner, 'SELECT uniqExact(event_id) AS n FROM usage_events_v1');
     expect(distinct).toBe(100_000);
 
-    const app = testApp(createUsageQueries(store.runner), db.prisma);
+    const app = testApp(createUsageStore(store.runner), db.prisma);
     const query = `from=${new Date(now - 86_400_000).toISOString()}&to=${new Date(now + 60_000).toISOString()}`;
     const jsonRes = await app.inject({ url: `/v1/reports/finance?${query}&format=json`, headers: auth });
     const csvRes = await app.inject({ url: `/v1/reports/finance?${query}&format=csv`, headers: auth });

@@ -1,9 +1,9 @@
+import { createUsageStore } from '@tollgate/clickhouse';
 import { createTestClickhouseDatabase, type TestClickhouseDatabase } from '@tollgate/clickhouse/testing';
 import { createTestDatabase, type TestDatabase } from '@tollgate/db/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clickhouseDateTime, toUsageEventRow } from '../src/ingest/event-row.ts';
-import { createUsageQueries } from '../src/usage/usage-queries.ts';
 import { type Account, auth, createAccount, SERVICE_TOKEN, testApp } from './accounts.ts';
 import { quietly } from './cleanup.ts';
 import { clickhouseRunner, makeEvent } from './helpers.ts';
@@ -66,7 +66,7 @@ describe('usage-api', () => {
       'usage_events_v1',
       rows.map((r) => ({ ...r, ingested_at: clickhouseDateTime(new Date(Date.now() + 5000)) })),
     );
-    app = testApp(createUsageQueries(store.runner), db.prisma, () => new Date(Date.UTC(2026, 10, 21, 12)));
+    app = testApp(createUsageStore(store.runner), db.prisma, () => new Date(Date.UTC(2026, 10, 21, 12)));
   });
   afterAll(async () => {
     await app.close();

@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 
 /**
@@ -15,6 +17,12 @@ export interface SqlRunner {
   command(sql: string): Promise<void>;
   /** Inserts rows as JSONEachRow into `table` (an identifier, never user input). */
   insert(table: string, rows: readonly object[]): Promise<void>;
+  /**
+   * Inserts rows already serialized as TabSeparated lines (values escaped, no newline inside)
+   * into `columns` of `table` (identifiers, never user input): the body is their concatenation,
+   * nothing is parsed or serialized again (metering's ingest builds its rows as text).
+   */
+  insertTabSeparated(table: string, columns: readonly string[], lines: readonly string[]): Promise<void>;
   ping(): Promise<boolean>;
 }
 
@@ -36,6 +44,22 @@ export function createSqlRunner(client: ClickHouseClient): SqlRunner {
     async insert(table: string, rows: readonly object[]): Promise<void> {
       if (rows.length === 0) return;
       await client.insert({ table, values: rows as object[], format: 'JSONEachRow' });
+    },
+    async insertTabSeparated(
+      table: string,
+      columns: readonly string[],
+      lines: readonly string[],
+    ): Promise<void> {
+      if (lines.length === 0) return;
+      // exec() sends a byte stream as the body as it is.
+      const body = Readable.from([Buffer.from(`${lines.join('\n')}\n`)], { objectMode: false });
+      const { stream } = await client.exec({
+        query: `INSERT INTO ${table} (${columns.join(', ')}) FORMAT TabSeparated`,
+        values: body,
+      });
+      // An INSERT answers with an empty body; reading it to the end frees the socket for reuse.
+      stream.resume();
+      await finished(stream);
     },
     async ping(): Promise<boolean> {
       const result = await client.ping();

@@ -34,17 +34,43 @@ export const clickhouseEnv = z.object({
 });
 
 /**
+ * The public development webhook secret: anyone can sign events with it, so billing accepts it
+ * only while it talks to a Stripe on this machine (stripe-mock or the test fake).
+ */
+export const DEFAULT_STRIPE_WEBHOOK_SECRET = 'whsec_local_development_only';
+
+/**
  * With STRIPE_SECRET_KEY set to a real test-mode key, billing talks to Stripe; otherwise to
- * stripe-mock at STRIPE_API_BASE with its well-known fake key.
+ * stripe-mock at STRIPE_API_BASE with its well-known fake key. Secret (sk_) and restricted (rk_)
+ * keys are accepted.
  */
 export const stripeEnv = z.object({
   STRIPE_SECRET_KEY: z
     .string()
-    .regex(/^sk_(test|live)_/)
+    .regex(
+      /^(sk|rk)_(test|live)_/,
+      'a Stripe secret or restricted key (sk_test_, sk_live_, rk_test_, rk_live_)',
+    )
     .default('sk_test_123'),
   STRIPE_API_BASE: z.url().optional(),
-  STRIPE_WEBHOOK_SECRET: z.string().min(1).default('whsec_local_development_only'),
+  STRIPE_WEBHOOK_SECRET: z.string().min(1).default(DEFAULT_STRIPE_WEBHOOK_SECRET),
 });
+
+/** A live-mode key: real money. */
+export const isLiveStripeKey = (key: string): boolean => /^(sk|rk)_live_/.test(key);
+
+/**
+ * Whether the Stripe API is a local stand-in (stripe-mock, the test fake): STRIPE_API_BASE on a
+ * loopback host and a test-mode key. Unset STRIPE_API_BASE means api.stripe.com.
+ */
+export function isLocalStripe(c: {
+  STRIPE_SECRET_KEY: string;
+  STRIPE_API_BASE?: string | undefined;
+}): boolean {
+  if (c.STRIPE_API_BASE === undefined || isLiveStripeKey(c.STRIPE_SECRET_KEY)) return false;
+  const host = new URL(c.STRIPE_API_BASE).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+}
 
 export const logEnv = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -94,4 +120,13 @@ export function loadConfig<S extends z.ZodType>(
   }
 }
 
+export { addressKey } from './address-key.ts';
+export {
+  clientAddress,
+  isTrustedPeer,
+  normalizeAddress,
+  parseTrustedProxies,
+  type TrustedProxies,
+  trustedProxiesVar,
+} from './trusted-proxies.ts';
 export { z };

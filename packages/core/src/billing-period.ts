@@ -49,3 +49,43 @@ export function periodContaining(anchor: Date, period: QuotaPeriod, now: Date): 
   }
   return { start, end: anchoredInMonth(anchor, year, month + 1) };
 }
+
+/** What a subscription's periods are computed from (a subset of the subscriptions row). */
+export interface AnchoredSubscription {
+  /** Null on rows from before billing anchors were stored: their period start is the anchor. */
+  billingAnchor: Date | null;
+  currentPeriodStart: Date;
+  currentPeriodEnd: Date;
+}
+
+/**
+ * The instant whose day of month and time of day a subscription's periods renew on. Not the
+ * current period's start: after Jan 31 → Feb 28 the next period starts on Mar 31, which only the
+ * anchor knows. A plan change keeps it (see billing's change-plan.ts).
+ */
+export function billingAnchorOf(
+  sub: Pick<AnchoredSubscription, 'billingAnchor' | 'currentPeriodStart'>,
+): Date {
+  return sub.billingAnchor ?? sub.currentPeriodStart;
+}
+
+/** The quota period containing `now`: aligned to the anchor, whatever plan the consumer was on. */
+export function quotaPeriodOf(
+  sub: Pick<AnchoredSubscription, 'billingAnchor' | 'currentPeriodStart'>,
+  period: QuotaPeriod,
+  now: Date,
+): Period {
+  return periodContaining(billingAnchorOf(sub), period, now);
+}
+
+/**
+ * The billing (invoice) period containing `now`: the stored one while it is current (Stripe's,
+ * which may be a shorter first period up to the anchor), else the anchored month containing
+ * `now` (a subscription without Stripe has no renewals that would move the stored period on).
+ */
+export function billingPeriodOf(sub: AnchoredSubscription, now: Date): Period {
+  const t = now.getTime();
+  if (sub.currentPeriodStart.getTime() <= t && t < sub.currentPeriodEnd.getTime())
+    return { start: sub.currentPeriodStart, end: sub.currentPeriodEnd };
+  return periodContaining(billingAnchorOf(sub), 'month', now);
+}

@@ -19,7 +19,10 @@ export const PlanSchema = z
     /** Sustained requests per second and the bucket size; null rate means no rate limit. */
     rateLimitPerSecond: z.number().positive().nullable(),
     burst: z.number().int().positive().nullable(),
-    /** Whether limits apply to the whole consumer or to each API key separately. */
+    /**
+     * Whether the rate limit (token bucket) applies to the whole consumer or to each API key on
+     * its own. The quota is always the consumer's: more keys never mean more quota.
+     */
     limitScope: z.enum(['consumer', 'key']),
     priceCents: z.number().int().nonnegative(),
     currency: z.string().regex(/^[a-z]{3}$/),

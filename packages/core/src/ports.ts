@@ -14,9 +14,29 @@ export interface UsageEventSink {
   close(): Promise<void>;
 }
 
+/**
+ * The name of a quota period's counter: the UTC day its period starts on. A subscription's
+ * periods never start twice on one day, and an anchor that moves within its day keeps the
+ * counter: billing first anchors a new subscription at the moment it learns of it, then at
+ * Stripe's billing_cycle_anchor (whole seconds, a little earlier), and requests in between must
+ * not start a fresh quota.
+ */
+export function quotaPeriodId(periodStart: number): number {
+  return Math.floor(periodStart / 86_400_000);
+}
+
 export interface LimitRequest {
-  /** Key prefix that namespaces counters (per consumer or per key). */
+  /**
+   * Whose quota this is: the consumer (its subscription's quota is one per consumer, however
+   * many keys it has). Namespaces the quota counter, and the token bucket unless `rateSubject`
+   * is set.
+   */
   subject: string;
+  /**
+   * Whose token bucket: a plan with limitScope 'key' rates each API key on its own; absent, the
+   * bucket is the subject's. Never splits the quota.
+   */
+  rateSubject?: string;
   cost: number;
   now: number;
   quota: { limit: number; periodStart: number; periodEnd: number } | null;
@@ -36,9 +56,21 @@ export interface LimitDecision {
 
 /** Decides every limit for one request atomically: a request refused by one limit consumes none. */
 export interface Limiter {
-  check(req: LimitRequest): Promise<LimitDecision>;
+  /**
+   * A decision made from what the limiter holds (a quota lease, a rate share) comes back
+   * synchronously, with nothing allocated but the decision; one that needs the shared store
+   * comes back as a promise. Callers handle both (`isPromiseLike`).
+   */
+  check(req: LimitRequest): LimitDecision | Promise<LimitDecision>;
   /** Gives back units for a request that turned out not to count (upstream 5xx by default). */
   refund(req: Pick<LimitRequest, 'subject' | 'cost' | 'quota'>): Promise<void>;
+  /** At shutdown: gives back whatever the limiter holds (leased units) and stops its timers. */
+  close?(): Promise<void>;
+}
+
+/** True for a promise (or any thenable): a `Limiter.check` answer that is not decided yet. */
+export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown }).then === 'function';
 }
 
 export interface UsageTotalsQuery {

@@ -3,6 +3,8 @@
  * portal: the Prisma client and password hashing, without the migration, seed and stack-env
  * helpers (they locate files with `new URL(..., import.meta.url)`, which bundlers rewrite).
  */
+export * from './config-versions.ts';
+export { databaseError } from './database-error.ts';
 export * from './generated/prisma/client.ts';
 export { hashPassword, type PasswordHashParams, verifyPassword } from './password.ts';
 export { createPrisma } from './prisma.ts';

@@ -1,4 +1,6 @@
 // PrismaClient, the Prisma namespace (input types, errors), every enum and every model type.
+export * from './config-versions.ts';
+export { databaseError } from './database-error.ts';
 export * from './generated/prisma/client.ts';
 export { migratePostgres, POSTGRES_MIGRATIONS_DIR } from './migrate.ts';
 export {

@@ -33,12 +33,19 @@ export const DEMO_API_KEY = generateApiKey('test', (n) =>
   createHash('sha256').update('tollgate demo api key v1').digest().subarray(0, n),
 ).key;
 
-const ROUTES = [
-  { name: 'Echo GET', methods: ['GET'], path: '/', cost: 1, public: false },
-  { name: 'Echo POST', methods: ['POST'], path: '/', cost: 1, public: false },
-  { name: 'Heavy', methods: [], path: '/heavy', cost: 5, public: false },
-  // Public: no credential, so nothing to count it against.
-  { name: 'Health', methods: ['GET'], path: '/health', cost: 0, public: true },
+const ROUTES: {
+  name: string;
+  methods: string[];
+  path: string;
+  cost: number;
+  public: boolean;
+  pathMatch: 'prefix' | 'exact';
+}[] = [
+  { name: 'Echo GET', methods: ['GET'], path: '/', cost: 1, public: false, pathMatch: 'prefix' },
+  { name: 'Echo POST', methods: ['POST'], path: '/', cost: 1, public: false, pathMatch: 'prefix' },
+  { name: 'Heavy', methods: [], path: '/heavy', cost: 5, public: false, pathMatch: 'prefix' },
+  // Public, for its own path only: no credential, so nothing to count it against.
+  { name: 'Health', methods: ['GET'], path: '/health', cost: 0, public: true, pathMatch: 'exact' },
 ];
 
 const PLANS = [

@@ -7,8 +7,10 @@ import {
   type KafkaConfig,
   logLevel,
   Partitioners,
+  type PartitionMetadata,
   type Producer,
 } from 'kafkajs';
+import './compression.ts';
 
 /**
  * The only module that imports kafkajs. Apps get a small surface: a client, topic
@@ -124,6 +126,43 @@ export const memoizedKeyPartitioner: ICustomPartitioner = () => {
   };
 };
 
+/**
+ * The partition kafkajs's DefaultPartitioner (murmur2, Java-compatible) gives `key` among
+ * `partitions`, remembered per key. For producers that choose partitions themselves (the usage
+ * sink puts many consumers' events in one record per partition).
+ */
+export class KeyPartitions {
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+  private byKey = new Map<string, number>();
+  private partitions = 0;
+  private metadata: PartitionMetadata[] = [];
+
+  partitionOf(key: string, partitions: number): number {
+    if (partitions !== this.partitions || this.byKey.size >= PARTITION_MEMO_MAX) {
+      this.byKey = new Map();
+      this.partitions = partitions;
+      this.metadata = Array.from({ length: partitions }, (_, partitionId) => ({
+        partitionId,
+        leader: 0,
+        replicas: [0],
+        isr: [0],
+        offlineReplicas: [],
+        partitionErrorCode: 0,
+      }));
+    }
+    let partition = this.byKey.get(key);
+    if (partition === undefined) {
+      partition = this.partitioner({
+        topic: '',
+        partitionMetadata: this.metadata,
+        message: { key, value: null },
+      });
+      this.byKey.set(key, partition);
+    }
+    return partition;
+  }
+}
+
 export function createConsumer(kafka: Kafka, config: ConsumerConfig): Consumer {
   return kafka.consumer({ allowAutoTopicCreation: false, ...config });
 }
@@ -133,7 +172,9 @@ export type {
   Consumer,
   EachBatchPayload,
   EachMessagePayload,
+  IHeaders,
   Kafka,
+  KafkaMessage,
   Message,
   Producer,
 } from 'kafkajs';

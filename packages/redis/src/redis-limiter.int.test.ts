@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedStackEnv } from '../../../infra/testing/stack.ts';
 import { createRedis, type Redis, waitForRedis } from './client.ts';
-import { RedisLimiter } from './redis-limiter.ts';
+import { limiterClientTimeoutMs, RedisLimiter } from './redis-limiter.ts';
 
 // Real Redis from the shared stack; every test writes under its own key prefix.
 const REDIS_URL = sharedStackEnv().REDIS_URL!;
@@ -170,6 +170,36 @@ describe('redis limiter: checks of one event-loop turn are decided as one batch'
   });
 });
 
+describe("redis limiter: the deadline is measured from the send, not from the caller's loop", () => {
+  it('the loop blocked 4× the timeout right after the send: the reply that came meanwhile decides every check', async () => {
+    const timeoutMs = 50;
+    const redis = client(limiterClientTimeoutMs(timeoutMs));
+    await waitForRedis(redis);
+    const limiter = new RedisLimiter({ redis, keyPrefix: `${prefix}stall:`, timeoutMs });
+    const req = (subject: string): LimitRequest => ({
+      subject,
+      cost: 1,
+      now: Date.now(),
+      quota: null,
+      rate: { perSecond: 1000, burst: 1000 },
+    });
+    await limiter.check(req('warm')); // script loaded: one round trip per batch from here
+    for (let round = 0; round < 5; round++) {
+      const checks = Array.from({ length: 10 }, (_, i) => limiter.check(req(`s${i}`)));
+      // Queued after the limiter's flush: the script call is on the wire while the loop is blocked.
+      let blockedMs = 0;
+      setImmediate(() => {
+        const t0 = performance.now();
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 4 * timeoutMs);
+        blockedMs = performance.now() - t0;
+      });
+      const settled = await Promise.allSettled(checks);
+      expect(blockedMs).toBeGreaterThanOrEqual(4 * timeoutMs - 1);
+      expect(settled.map((r) => r.status)).toEqual(Array(10).fill('fulfilled'));
+    }
+  });
+});
+
 describe('redis limiter: a refused request consumes nothing', () => {
   it('a request refused by the rate leaves the quota untouched', async () => {
     const redis = clients[0]!;
@@ -327,5 +357,49 @@ describe('redis limiter: rate', () => {
     );
     expect(offered / seconds).toBeGreaterThan(rate.perSecond * 1.5);
     expect(Math.abs(measured - rate.perSecond) / rate.perSecond).toBeLessThanOrEqual(0.05);
+  });
+});
+
+describe('redis limiter: the quota belongs to the subject, the bucket to the rate subject', () => {
+  it('two keys of one consumer share one quota counter and each has its own token bucket, as in the model', async () => {
+    const redis = clients[0]!;
+    const limiter = new RedisLimiter({ redis, keyPrefix: `${prefix}scope:`, timeoutMs: 2000 });
+    const model = new MemoryLimiter();
+    const now = Date.now();
+    const quota = { limit: 5, periodStart: now, periodEnd: now + 60_000 };
+    const rate = { perSecond: 0.001, burst: 2 };
+    const steps = ['k:1', 'k:1', 'k:1', 'k:2', 'k:2', 'k:2', 'k:3', 'k:3'];
+    const seen: string[] = [];
+    for (const rateSubject of steps) {
+      const req: LimitRequest = { subject: 'c:one', rateSubject, cost: 1, now, quota, rate };
+      const d = await limiter.check(req, { rateNowMs: now });
+      expect(d).toEqual(model.checkSync(req));
+      seen.push(d.allowed ? 'ok' : String(d.limitedBy));
+    }
+    // each key's bucket of 2 runs dry on its own; the five units are one counter for all keys
+    expect(seen).toEqual(['ok', 'ok', 'rate', 'ok', 'ok', 'rate', 'ok', 'quota']);
+    expect(await redis.get(limiter.quotaKey('c:one', now))).toBe('5');
+    expect(await redis.exists(limiter.quotaKey('k:1', now))).toBe(0);
+    expect(await redis.exists(limiter.bucketKey('c:one'))).toBe(0);
+    expect(await redis.exists(limiter.bucketKey('k:3'))).toBe(1);
+  });
+});
+
+describe('redis limiter: one counter per quota period', () => {
+  it('an anchor that moves within its day (our first anchor, then Stripe whole-second one) keeps the counter; the next period starts fresh', async () => {
+    const redis = clients[0]!;
+    const limiter = new RedisLimiter({ redis, keyPrefix: `${prefix}anchor:`, timeoutMs: 2000 });
+    const now = Date.now();
+    const month = 30 * 86_400_000;
+    const ours = { limit: 10, periodStart: now - 5_000, periodEnd: now - 5_000 + month };
+    // Stripe's billing_cycle_anchor: whole seconds, a moment before billing saw the checkout.
+    const stripes = { ...ours, periodStart: Math.floor((now - 7_000) / 1000) * 1000 };
+    const req = { subject: 'c:anchored', cost: 3, now, rate: null };
+    expect((await limiter.check({ ...req, quota: ours })).quotaRemaining).toBe(7);
+    expect((await limiter.check({ ...req, quota: stripes })).quotaRemaining).toBe(4);
+    await limiter.refund({ ...req, quota: stripes });
+    expect((await limiter.check({ ...req, cost: 0, quota: ours })).quotaRemaining).toBe(7);
+    const next = { ...ours, periodStart: ours.periodEnd, periodEnd: ours.periodEnd + month };
+    expect((await limiter.check({ ...req, now: next.periodStart, quota: next })).quotaRemaining).toBe(7);
   });
 });

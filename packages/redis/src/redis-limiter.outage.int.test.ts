@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis, type Redis, waitForRedis } from './client.ts';
-import { LimiterUnavailableError, RedisLimiter } from './redis-limiter.ts';
+import { LimiterUnavailableError, limiterClientTimeoutMs, RedisLimiter } from './redis-limiter.ts';
 import { type PrivateRedis, startPrivateRedis } from './testing/private-redis.ts';
 
 // Breaks Redis on purpose, so it runs its own redis-server child (never the shared stack's).
@@ -19,7 +19,8 @@ beforeAll(async () => {
   const onError = () => {
     connectionErrors += 1;
   };
-  redis = createRedis({ url: server.url, commandTimeoutMs: TIMEOUT_MS, onError });
+  // As the gateway builds it: the limiter's deadline bounds the wait, the client's is a backstop.
+  redis = createRedis({ url: server.url, commandTimeoutMs: limiterClientTimeoutMs(TIMEOUT_MS), onError });
   control = createRedis({ url: server.url, commandTimeoutMs: 5000, onError });
   await Promise.all([waitForRedis(redis), waitForRedis(control)]);
   limiter = new RedisLimiter({ redis, keyPrefix: 'outage:', timeoutMs: TIMEOUT_MS });

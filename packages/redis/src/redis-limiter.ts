@@ -1,7 +1,9 @@
-import { createHash } from 'node:crypto';
-import { type LimitDecision, type Limiter, type LimitRequest, TollgateError } from '@tollgate/core';
+import { type LimitDecision, type Limiter, type LimitRequest, quotaPeriodId } from '@tollgate/core';
 import type { Redis } from 'ioredis';
 import { LIMIT_BATCH_SCRIPT, REFUND_SCRIPT } from './limiter-script.ts';
+import { callScript, defineScript, LimiterUnavailableError, type ScriptFn } from './script-call.ts';
+
+export { isLimiterUnavailable, LimiterUnavailableError } from './script-call.ts';
 
 /**
  * RedisLimiter: the gateway's plan enforcement, shared by every gateway process.
@@ -25,28 +27,36 @@ import { LIMIT_BATCH_SCRIPT, REFUND_SCRIPT } from './limiter-script.ts';
  *   to the socket before a disconnect is failed, not replayed on the new connection, so a script
  *   that Redis may already have run is never run a second time. The price: such a request gets a
  *   LimiterUnavailableError although Redis may have counted it (at most once).
- * - Every check is bounded by `timeoutMs` (a local deadline per script call, on top of the
- *   client's command timeout, which also covers the NOSCRIPT→EVAL fallback). Any Redis failure —
- *   connection down, timeout, script error — rejects every check of the call with
- *   LimiterUnavailableError; the gateway maps it to the
- *   plan's failure policy (fail open on a local limiter, or fail closed with 503).
+ * - Every check is bounded by `timeoutMs`: a local deadline per script call, started when the
+ *   call is written to the socket (not when the check was queued), which also covers the
+ *   NOSCRIPT→EVAL fallback. It is blind to the caller's own loop lag: when its timer fires, the
+ *   verdict waits for the loop's next I/O poll (setImmediate runs after it), so a reply that
+ *   arrived while the loop was busy or stalled (the timers phase comes before the poll that
+ *   reads it) is used, not refused. A reply still absent then really took longer than
+ *   `timeoutMs` from the send. The client's own command timeout fires in the timers phase like
+ *   any timer, so it must be a backstop well above `timeoutMs` (`limiterClientTimeoutMs`).
+ *   Any Redis failure — connection down, timeout, script error — rejects every check of the
+ *   call with LimiterUnavailableError; the gateway maps it to the plan's failure policy (fail
+ *   open on a local limiter, or fail closed with 503).
  * - `refund` gives quota units back in one call, never below zero; the rate is not refunded
  *   (the upstream did the work).
  *
  * Keys (hash-tagged by subject, so a Redis Cluster keeps one subject's keys in one slot):
- *   `${keyPrefix}{${subject}}:q:${periodStart}` quota counter, expires at period end + slack
- *   `${keyPrefix}{${subject}}:r`                token bucket, expires once it would be full again
+ *   `${keyPrefix}{${subject}}:q:${quotaPeriodId(periodStart)}` quota counter (named by the UTC day
+ *   its period starts on), expires at period end + slack
+ *   `${keyPrefix}{${rateSubject ?? subject}}:r` token bucket, expires once it would be full again
+ * The quota is always the subject's (the consumer's); `rateSubject` (an API key, for plans that
+ * rate each key) scopes the bucket only.
  */
 
-export class LimiterUnavailableError extends TollgateError {
-  constructor(message: string, cause?: unknown) {
-    super('unavailable', 'LIMITER_UNAVAILABLE', message, { retryable: true, cause });
-    this.name = 'LimiterUnavailableError';
-  }
-}
-
-export function isLimiterUnavailable(err: unknown): err is LimiterUnavailableError {
-  return err instanceof LimiterUnavailableError;
+/**
+ * The command timeout for the limiter's Redis client (`createRedis({ commandTimeoutMs })`): a
+ * backstop that only frees commands whose reply never comes. ioredis' timer fires in the timers
+ * phase, before the poll that would read a reply that arrived during a stall, so it must sit
+ * well above the limiter's own deadline, which knows to wait for that poll.
+ */
+export function limiterClientTimeoutMs(limiterTimeoutMs: number): number {
+  return Math.max(1_000, 20 * limiterTimeoutMs);
 }
 
 export interface RedisLimiterOptions {
@@ -67,20 +77,6 @@ export interface RedisLimiterOptions {
 /** Test-only hook: drive the token bucket by an explicit clock instead of Redis TIME. */
 export interface CheckOptions {
   rateNowMs?: number;
-}
-
-type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
-
-function defineScript(redis: Redis, base: string, lua: string, numberOfKeys: number | null): ScriptFn {
-  const sha = createHash('sha1').update(lua).digest('hex');
-  const name = `${base}_${sha.slice(0, 12)}`;
-  const commands = redis as unknown as Record<string, ScriptFn | undefined>;
-  if (typeof commands[name] !== 'function') {
-    redis.defineCommand(name, numberOfKeys === null ? { lua } : { numberOfKeys, lua });
-  }
-  const fn = commands[name];
-  if (fn === undefined) throw new Error(`ioredis did not define ${name}`);
-  return fn.bind(redis);
 }
 
 /** Values per request in the batch script's reply (see limiter-script.ts). */
@@ -107,6 +103,8 @@ export class RedisLimiter implements Limiter {
   private readonly refundCmd: ScriptFn;
   private queue: PendingCheck[] = [];
   private flushScheduled = false;
+  /** Script calls sent (checks in batches, refunds): the bench's Redis calls per request. */
+  private redisCalls = 0;
 
   constructor(opts: RedisLimiterOptions) {
     this.redis = opts.redis;
@@ -120,8 +118,13 @@ export class RedisLimiter implements Limiter {
     this.refundCmd = defineScript(this.redis, 'tgRefund', REFUND_SCRIPT, 1);
   }
 
+  /** Counters since start (the gateway exports them as metrics). */
+  stats(): { redisCalls: number } {
+    return { redisCalls: this.redisCalls };
+  }
+
   quotaKey(subject: string, periodStart: number): string {
-    return `${this.prefix}{${subject}}:q:${periodStart}`;
+    return `${this.prefix}{${subject}}:q:${quotaPeriodId(periodStart)}`;
   }
 
   bucketKey(subject: string): string {
@@ -163,7 +166,7 @@ export class RedisLimiter implements Limiter {
       const q = req.quota;
       const r = req.rate;
       args[1 + 2 * i] = this.quotaKey(req.subject, q === null ? 0 : q.periodStart);
-      args[2 + 2 * i] = this.bucketKey(req.subject);
+      args[2 + 2 * i] = this.bucketKey(req.rateSubject ?? req.subject);
       args[a++] = req.cost;
       args[a++] = q === null ? -1 : q.limit;
       args[a++] = q === null ? 1 : Math.max(1, Math.ceil(q.periodEnd - req.now)) + this.quotaSlackMs;
@@ -205,35 +208,8 @@ export class RedisLimiter implements Limiter {
 
   /** Runs one script call under the local deadline; every failure becomes LimiterUnavailableError. */
   private run(fn: ScriptFn, args: (string | number)[], what: string): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        if (settled) return;
-        settled = true;
-        reject(new LimiterUnavailableError(`redis limiter ${what} timed out after ${this.timeoutMs} ms`));
-      }, this.timeoutMs);
-      let pending: Promise<unknown>;
-      try {
-        pending = fn(...args);
-      } catch (err) {
-        pending = Promise.reject(err);
-      }
-      pending.then(
-        (value) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (err: unknown) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          const msg = err instanceof Error ? err.message : String(err);
-          reject(new LimiterUnavailableError(`redis limiter ${what} failed: ${msg}`, err));
-        },
-      );
-    });
+    this.redisCalls++;
+    return callScript(fn, args, this.timeoutMs, `redis limiter ${what}`);
   }
 }
 

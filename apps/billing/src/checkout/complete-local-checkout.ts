@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { TollgateError } from '@tollgate/core';
+import { periodContaining, TollgateError } from '@tollgate/core';
 import { signWebhookPayload } from '@tollgate/stripe';
 import type { BillingDeps } from '../deps.ts';
+import { ANCHOR_METADATA, CARRY_METADATA } from '../subscriptions/continued-period.ts';
 import type { LocalCheckoutStore } from './local-checkout-store.ts';
 
 /**
@@ -30,18 +31,26 @@ export async function completeLocalCheckout(
   if (s.completed) return { redirect: s.successUrl };
   const now = deps.now();
   const t = Math.floor(now.getTime() / 1000);
-  const end = new Date(now);
-  end.setUTCMonth(end.getUTCMonth() + 1);
-  const periodEnd = Math.floor(end.getTime() / 1000);
+  // As Stripe would: a trial runs trialDays and anchors the cycle at its end; a kept anchor
+  // (billing_cycle_anchor_config) makes the first period end at the anchor's next boundary;
+  // otherwise the cycle starts now. Period arithmetic is core's (it clamps as Stripe does).
+  const trialEnd = s.trialDays > 0 ? t + s.trialDays * 86_400 : null;
+  const nowSecond = new Date(t * 1000);
+  const periodEnd =
+    trialEnd ??
+    Math.floor(periodContaining(s.billingAnchor ?? nowSecond, 'month', nowSecond).end.getTime() / 1000);
+  const cycleAnchor = trialEnd ?? (s.billingAnchor === null ? t : periodEnd);
   const subscriptionId = rid('sub');
-  const metadata = { tollgate_consumer_id: s.consumerId, tollgate_plan_id: s.planId };
+  const metadata: Record<string, string> = { tollgate_consumer_id: s.consumerId, tollgate_plan_id: s.planId };
+  if (s.billingAnchor !== null) metadata[ANCHOR_METADATA] = s.billingAnchor.toISOString();
+  if (s.carryFrom !== null) metadata[CARRY_METADATA] = s.carryFrom.toISOString();
 
   const session = {
     id: s.sessionId,
     object: 'checkout.session',
     mode: 'subscription',
     status: 'complete',
-    payment_status: 'paid',
+    payment_status: trialEnd === null ? 'paid' : 'no_payment_required',
     customer: s.customerId,
     subscription: subscriptionId,
     client_reference_id: s.consumerId,
@@ -55,12 +64,12 @@ export async function completeLocalCheckout(
     id: subscriptionId,
     object: 'subscription',
     customer: s.customerId,
-    status: 'active',
+    status: trialEnd === null ? 'active' : 'trialing',
     metadata,
     cancel_at_period_end: false,
-    trial_end: null,
+    trial_end: trialEnd,
     created: t,
-    billing_cycle_anchor: t,
+    billing_cycle_anchor: cycleAnchor,
     livemode: false,
     items: {
       object: 'list',

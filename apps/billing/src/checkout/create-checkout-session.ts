@@ -3,6 +3,13 @@ import { TollgateError } from '@tollgate/core';
 import { needsStripe, syncCatalog } from '../catalog/sync-catalog.ts';
 import { localCheckoutEnabled } from '../config.ts';
 import type { BillingDeps } from '../deps.ts';
+import { activateLocalSubscription } from '../subscriptions/activate-local-subscription.ts';
+import {
+  ANCHOR_METADATA,
+  anchorConfig,
+  CARRY_METADATA,
+  continuedPeriod,
+} from '../subscriptions/continued-period.ts';
 import { ensureCustomer } from './ensure-customer.ts';
 import type { LocalCheckoutStore } from './local-checkout-store.ts';
 
@@ -21,6 +28,9 @@ const LIVE = ['active', 'trialing', 'past_due', 'suspended'] as const;
  * Subscribing. A free plan (no price, no overage) is activated here without Stripe. A paid plan
  * gets a subscription-mode Checkout Session (the customer is created first if missing); the
  * subscription row appears when checkout.session.completed arrives.
+ * A consumer that had a subscription before keeps its billing anchor, so the period's consumed
+ * quota and included units carry over (continued-period.ts). The plan's trial is offered once
+ * per consumer and plan (plan_trials).
  */
 export async function createCheckoutSession(
   deps: BillingDeps,
@@ -50,33 +60,7 @@ export async function createCheckoutSession(
 
   if (!needsStripe(plan)) {
     if (live !== null && live.planId === plan.id) return { activated: true, subscriptionId: live.id };
-    const now = deps.now();
-    const end = new Date(now);
-    end.setUTCMonth(end.getUTCMonth() + 1);
-    const sub = await prisma.$transaction(async (tx) => {
-      if (live !== null)
-        await tx.subscription.update({ where: { id: live.id }, data: { status: 'canceled' } });
-      const created = await tx.subscription.create({
-        data: {
-          consumerId: consumer.id,
-          planId: plan!.id,
-          status: 'active',
-          currentPeriodStart: now,
-          currentPeriodEnd: end,
-        },
-      });
-      await tx.auditLog.create({
-        data: {
-          actorKind: 'service',
-          actorId: 'billing',
-          action: 'billing.subscription.activated_free',
-          targetType: 'subscription',
-          targetId: created.id,
-          after: { planId: plan!.id, consumerId: consumer.id, replaced: live?.id ?? null },
-        },
-      });
-      return created;
-    });
+    const sub = await activateLocalSubscription(deps, consumer.id, plan.id, live?.id ?? null);
     return { activated: true, subscriptionId: sub.id };
   }
 
@@ -89,7 +73,19 @@ export async function createCheckoutSession(
   const customerId = await ensureCustomer(deps, consumer.id);
   const lineItems: { price: string; quantity?: number }[] = [{ price: plan.stripeFlatPriceId, quantity: 1 }];
   if (plan.stripeMeteredPriceId !== null) lineItems.push({ price: plan.stripeMeteredPriceId });
-  const metadata = { tollgate_consumer_id: consumer.id, tollgate_plan_id: plan.id };
+  const now = deps.now();
+  const trialDays =
+    plan.trialDays > 0 &&
+    (await prisma.planTrial.count({ where: { consumerId: consumer.id, planId: plan.id } })) === 0
+      ? plan.trialDays
+      : 0;
+  // Stripe takes a trial or an anchor, not both; the trial (once per plan) wins.
+  const continued = trialDays > 0 ? null : await continuedPeriod(prisma, consumer.id, now);
+  const metadata: Record<string, string> = { tollgate_consumer_id: consumer.id, tollgate_plan_id: plan.id };
+  if (continued !== null) {
+    metadata[ANCHOR_METADATA] = continued.anchor.toISOString();
+    metadata[CARRY_METADATA] = continued.period.start.toISOString();
+  }
   const session = await deps.stripe.checkout.sessions.create(
     {
       mode: 'subscription',
@@ -101,7 +97,14 @@ export async function createCheckoutSession(
       metadata,
       subscription_data: {
         metadata,
-        ...(plan.trialDays > 0 ? { trial_period_days: plan.trialDays } : {}),
+        ...(trialDays > 0 ? { trial_period_days: trialDays } : {}),
+        // The first invoice covers the days up to the anchor's next boundary, prorated.
+        ...(continued === null
+          ? {}
+          : {
+              billing_cycle_anchor_config: anchorConfig(continued.anchor),
+              proration_behavior: 'create_prorations' as const,
+            }),
       },
     },
     { idempotencyKey: `tollgate:checkout:${consumer.id}:${plan.id}:${randomBytes(8).toString('hex')}` },
@@ -116,6 +119,9 @@ export async function createCheckoutSession(
       customerId,
       priceIds: lineItems.map((l) => l.price),
       meteredPriceId: plan.stripeMeteredPriceId,
+      trialDays,
+      billingAnchor: continued?.anchor ?? null,
+      carryFrom: continued?.period.start ?? null,
       successUrl: req.successUrl,
       cancelUrl: req.cancelUrl,
       createdAt: Date.now(),

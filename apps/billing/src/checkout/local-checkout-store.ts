@@ -9,6 +9,11 @@ export interface LocalCheckout {
   customerId: string;
   priceIds: string[];
   meteredPriceId: string | null;
+  /** Trial days granted (0: none). */
+  trialDays: number;
+  /** The consumer's kept anchor and carry start (continued-period.ts); null for a first subscription. */
+  billingAnchor: Date | null;
+  carryFrom: Date | null;
   successUrl: string;
   cancelUrl: string;
   createdAt: number;

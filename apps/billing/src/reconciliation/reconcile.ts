@@ -1,17 +1,18 @@
 import type { BillingDeps } from '../deps.ts';
-import { subscriptionTotals } from '../usage/usage-source.ts';
 import { earlier } from '../usage/windows.ts';
 
 /**
  * Reconciliation per subscription over [from, to):
  * - gateway: billable requests the gateway admitted = distinct event ids it emitted (raw
  *   table, before any merge; duplicates from at-least-once delivery counted once), and their units;
- * - clickhouse: the exact deduplicated total (FINAL), the number billing reads;
+ * - clickhouse: the exact deduplicated total (the usage store's), the number billing reads;
  * - stripe: units sent as meter events for windows starting in [from, to) (ledger rows `sent`),
  *   plus pending and dead-lettered units.
  * Drift is flagged when gateway ≠ clickhouse, or when clickhouse up to the reporting watermark
  * (windows already closed and reported) ≠ sent + pending, beyond BILLING_DRIFT_TOLERANCE_UNITS;
- * and whenever anything is dead-lettered.
+ * and whenever anything is dead-lettered. Carried units (carry_over rows: the period's usage
+ * before the subscription started, see report-usage.ts) are listed apart: they are not this
+ * subscription's usage.
  */
 export interface ReconciliationRow {
   subscriptionId: string;
@@ -24,6 +25,7 @@ export interface ReconciliationRow {
     sentUnits: number;
     pendingUnits: number;
     deadLetterUnits: number;
+    carriedUnits: number;
     reportedThrough: string | null;
   };
   drift: { gatewayVsClickhouse: number; clickhouseVsStripe: number; flagged: boolean; reasons: string[] };
@@ -38,7 +40,7 @@ export async function reconcile(deps: BillingDeps, from: Date, to: Date): Promis
   });
   const rows: ReconciliationRow[] = [];
   for (const sub of subs) {
-    const totals = await subscriptionTotals(deps.clickhouse, {
+    const totals = await deps.usage.subscriptionTotals({
       consumerId: sub.consumerId,
       subscriptionId: sub.id,
       from,
@@ -52,7 +54,7 @@ export async function reconcile(deps: BillingDeps, from: Date, to: Date): Promis
     const reportable =
       through > from
         ? (
-            await subscriptionTotals(deps.clickhouse, {
+            await deps.usage.subscriptionTotals({
               consumerId: sub.consumerId,
               subscriptionId: sub.id,
               from,
@@ -62,11 +64,15 @@ export async function reconcile(deps: BillingDeps, from: Date, to: Date): Promis
           ).units
         : 0n;
     const ledger = await deps.prisma.meterReport.groupBy({
-      by: ['status'],
+      by: ['status', 'kind'],
       where: { subscriptionId: sub.id, windowStart: { gte: from, lt: to } },
       _sum: { value: true },
     });
-    const sum = (status: string) => Number(ledger.find((l) => l.status === status)?._sum.value ?? 0n);
+    const sum = (status: string) =>
+      Number(ledger.find((l) => l.status === status && l.kind === 'usage')?._sum.value ?? 0n);
+    const carried = ledger
+      .filter((l) => l.kind === 'carry_over')
+      .reduce((total, l) => total + Number(l._sum.value ?? 0n), 0);
     const sent = sum('sent');
     const pending = sum('pending');
     const dead = sum('dead_letter');
@@ -99,6 +105,7 @@ export async function reconcile(deps: BillingDeps, from: Date, to: Date): Promis
         sentUnits: sent,
         pendingUnits: pending,
         deadLetterUnits: dead,
+        carriedUnits: carried,
         reportedThrough: watermark?.reportedThrough.toISOString() ?? null,
       },
       drift: { gatewayVsClickhouse, clickhouseVsStripe, flagged: reasons.length > 0, reasons },

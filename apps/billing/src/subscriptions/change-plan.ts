@@ -1,9 +1,15 @@
-import { type PlanChangePreview, previewPlanChange, TollgateError } from '@tollgate/core';
-import type { Plan, Subscription } from '@tollgate/db';
+import {
+  billingAnchorOf,
+  billingPeriodOf,
+  type PlanChangePreview,
+  periodContaining,
+  previewPlanChange,
+  TollgateError,
+} from '@tollgate/core';
+import type { Plan, Prisma, Subscription } from '@tollgate/db';
 import type { Stripe } from '@tollgate/stripe';
 import { needsStripe, syncCatalog } from '../catalog/sync-catalog.ts';
 import type { BillingDeps } from '../deps.ts';
-import { subscriptionTotals } from '../usage/usage-source.ts';
 
 /**
  * Plan changes. The preview shows Stripe's own proration (invoices.createPreview with
@@ -11,7 +17,13 @@ import { subscriptionTotals } from '../usage/usage-source.ts';
  * change; confirming with that proration_date makes Stripe charge exactly what was previewed.
  * - paid → paid: the Stripe subscription's items are swapped (old prices deleted, new added).
  * - free → free: local only.  - free → paid: needs a checkout (409 CHECKOUT_REQUIRED).
- * - paid → free: the Stripe subscription is cancelled with proration and a free row starts.
+ * - paid → free: the Stripe subscription is cancelled with proration and a free row starts,
+ *   keeping the anchor and the period (continued-period.ts): the quota already consumed in the
+ *   period stays consumed.
+ * Every change writes its audit row in the transaction that changes the subscription: the audit
+ * log says a change happened exactly when it did. The Stripe call comes first (it cannot join a
+ * Postgres transaction); the row follows it, and the webhook that Stripe sends for the change
+ * converges the row if this process dies between the two.
  */
 export type ChangeMode = 'stripe' | 'local' | 'cancel_to_free';
 
@@ -90,21 +102,16 @@ export async function previewChange(
   const { sub, target, mode } = await load(deps, consumerId, planId);
   const now = deps.now();
   const prorationDate = Math.floor(now.getTime() / 1000);
-  const totals = await subscriptionTotals(deps.clickhouse, {
+  const period = billingPeriodOf(sub, now);
+  const totals = await deps.usage.subscriptionTotals({
     consumerId: sub.consumerId,
     subscriptionId: sub.id,
     notBefore: sub.createdAt,
-    from: sub.currentPeriodStart,
+    from: period.start,
     to: now,
   });
   const usedUnits = Number(totals.units);
-  const local = previewPlanChange(
-    sub.plan,
-    target,
-    { start: sub.currentPeriodStart, end: sub.currentPeriodEnd },
-    now,
-    usedUnits,
-  );
+  const local = previewPlanChange(sub.plan, target, period, now, usedUnits);
   let stripe: PreviewResult['stripe'] = null;
   if (mode === 'stripe' && sub.stripeSubscriptionId !== null) {
     const customer =
@@ -153,47 +160,67 @@ function summarizeInvoice(invoice: Stripe.Invoice) {
   };
 }
 
+/** Who asked for the change, recorded as the audit row's actor (the portal passes its user). */
+export interface ChangeActor {
+  kind: string;
+  id: string;
+  ip?: string | null | undefined;
+}
+
 export async function confirmChange(
   deps: BillingDeps,
-  req: { consumerId: string; planId: string; prorationDate?: number | undefined },
+  req: {
+    consumerId: string;
+    planId: string;
+    prorationDate?: number | undefined;
+    actor?: ChangeActor | undefined;
+  },
 ): Promise<{ subscriptionId: string; planId: string; mode: ChangeMode }> {
   const { sub, target, mode } = await load(deps, req.consumerId, req.planId);
   const now = deps.now();
-  const audit = (subscriptionId: string, after: Record<string, unknown>) =>
-    deps.prisma.auditLog.create({
+  const audit = (tx: Prisma.TransactionClient, subscriptionId: string, after: Record<string, unknown>) =>
+    tx.auditLog.create({
       data: {
-        actorKind: 'service',
-        actorId: 'billing',
+        actorKind: req.actor?.kind ?? 'service',
+        actorId: req.actor?.id ?? 'billing',
+        ip: req.actor?.ip ?? null,
         action: 'billing.subscription.plan_changed',
         targetType: 'subscription',
         targetId: subscriptionId,
         before: { planId: sub.planId },
-        after: { ...after, planId: target.id, mode },
+        after: { ...after, consumerId: sub.consumerId, planId: target.id, mode },
       },
     });
 
   if (mode === 'local') {
-    await deps.prisma.subscription.update({ where: { id: sub.id }, data: { planId: target.id } });
-    await audit(sub.id, {});
+    await deps.prisma.$transaction(async (tx) => {
+      await tx.subscription.update({ where: { id: sub.id }, data: { planId: target.id } });
+      await audit(tx, sub.id, {});
+    });
     return { subscriptionId: sub.id, planId: target.id, mode };
   }
   if (mode === 'cancel_to_free') {
     await deps.stripe.subscriptions.cancel(sub.stripeSubscriptionId!, { prorate: true, invoice_now: true });
-    const end = new Date(now);
-    end.setUTCMonth(end.getUTCMonth() + 1);
+    // The free row continues the period: same anchor, same period, so the gateway's counter for
+    // the period (consumer + period start) is the one the paid plan used.
+    const anchor = billingAnchorOf(sub);
+    const period = periodContaining(anchor, 'month', now);
     const created = await deps.prisma.$transaction(async (tx) => {
-      await tx.subscription.update({ where: { id: sub.id }, data: { status: 'canceled' } });
-      return tx.subscription.create({
+      await tx.subscription.update({ where: { id: sub.id }, data: { status: 'canceled', graceUntil: null } });
+      const row = await tx.subscription.create({
         data: {
           consumerId: sub.consumerId,
           planId: target.id,
           status: 'active',
-          currentPeriodStart: now,
-          currentPeriodEnd: end,
+          currentPeriodStart: period.start,
+          currentPeriodEnd: period.end,
+          billingAnchor: anchor,
+          carryFrom: period.start,
         },
       });
+      await audit(tx, row.id, { replaced: sub.id });
+      return row;
     });
-    await audit(created.id, { replaced: sub.id });
     return { subscriptionId: created.id, planId: target.id, mode };
   }
   const prorationDate = req.prorationDate ?? Math.floor(now.getTime() / 1000);
@@ -208,10 +235,12 @@ export async function confirmChange(
     { idempotencyKey: `tollgate:change:${sub.id}:${target.id}:${prorationDate}` },
   );
   const metered = updated.items.data.find((i) => i.price.recurring?.usage_type === 'metered');
-  await deps.prisma.subscription.update({
-    where: { id: sub.id },
-    data: { planId: target.id, stripeMeteredItemId: metered?.id ?? null },
+  await deps.prisma.$transaction(async (tx) => {
+    await tx.subscription.update({
+      where: { id: sub.id },
+      data: { planId: target.id, stripeMeteredItemId: metered?.id ?? null },
+    });
+    await audit(tx, sub.id, { prorationDate });
   });
-  await audit(sub.id, { prorationDate });
   return { subscriptionId: sub.id, planId: target.id, mode };
 }

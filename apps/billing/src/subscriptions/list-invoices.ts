@@ -1,11 +1,11 @@
-import { ratePeriod, TollgateError } from '@tollgate/core';
+import { billingPeriodOf, ratePeriod, TollgateError } from '@tollgate/core';
 import type { BillingDeps } from '../deps.ts';
-import { subscriptionTotals } from '../usage/usage-source.ts';
-import { earlier } from '../usage/windows.ts';
 
 /**
  * Invoices for a consumer: Stripe's when the consumer is a Stripe customer, and always the local
- * preview of the current period (flat + overage rated from the exact ClickHouse total).
+ * preview of the current period (flat + overage rated from the exact ClickHouse total, plus the
+ * units carried into the subscription's first period from the consumer's previous one, as Stripe
+ * counts them).
  */
 export async function listInvoices(deps: BillingDeps, consumerId: string) {
   const consumer = await deps.prisma.consumer.findUnique({ where: { id: consumerId } });
@@ -18,20 +18,30 @@ export async function listInvoices(deps: BillingDeps, consumerId: string) {
   const now = deps.now();
   let preview = null;
   if (sub !== null) {
-    const totals = await subscriptionTotals(deps.clickhouse, {
+    const period = billingPeriodOf(sub, now);
+    const totals = await deps.usage.subscriptionTotals({
       consumerId,
       subscriptionId: sub.id,
       notBefore: sub.createdAt,
-      from: sub.currentPeriodStart,
-      to: earlier(now, sub.currentPeriodEnd),
+      from: period.start,
+      to: now,
     });
+    const firstPeriod = period.start <= sub.createdAt;
+    const carried = firstPeriod
+      ? await deps.prisma.meterReport.aggregate({
+          where: { subscriptionId: sub.id, kind: 'carry_over' },
+          _sum: { value: true },
+        })
+      : null;
+    const carriedUnits = Number(carried?._sum.value ?? 0n);
     preview = {
       subscriptionId: sub.id,
       planId: sub.planId,
-      periodStart: sub.currentPeriodStart.toISOString(),
-      periodEnd: sub.currentPeriodEnd.toISOString(),
+      periodStart: period.start.toISOString(),
+      periodEnd: period.end.toISOString(),
       usedUnits: Number(totals.units),
-      ...ratePeriod(sub.plan, Number(totals.units)),
+      carriedUnits,
+      ...ratePeriod(sub.plan, Number(totals.units) + carriedUnits),
     };
   }
   if (consumer.stripeCustomerId === null) return { source: 'local' as const, invoices: [], preview };

@@ -1,6 +1,6 @@
+import { billingAnchorOf, periodContaining } from '@tollgate/core';
 import type { BillingDeps } from '../deps.ts';
 import { raiseDeadLetterAlert } from './dead-letter.ts';
-import { billableUnitsByWindow } from './usage-source.ts';
 import {
   closedThrough,
   earlier,
@@ -21,6 +21,11 @@ import {
  * becomes a new pending row: the window's base identifier `${subscriptionId}:${windowStartISO}`
  * the first time, `…:r<n>` for a late-event revision. Rows and the watermark advance in one
  * transaction. Windows Stripe would refuse (older than 35 days) become dead_letter + alert.
+ * A subscription that continues the consumer's period (carry_from, see continued-period.ts) also
+ * gets a carry_over row: the consumer's units of [carry_from, created_at), at most the plan's
+ * quota, stamped at its creation (identifier `${subscriptionId}:carry`, revisions `…:r<n>` like
+ * windows), so Stripe's free tier of the period counts what the period already used. It is within
+ * the quota, so it is never billed itself.
  * Step 2 (send-meter-reports.ts) delivers pending rows.
  */
 export interface PlannedReport {
@@ -30,6 +35,7 @@ export interface PlannedReport {
   windowEnd: Date;
   value: bigint;
   deadLetter: boolean;
+  kind: 'usage' | 'carry_over';
 }
 
 export interface ReportUsageResult {
@@ -67,7 +73,7 @@ type ReportableSubscription = Awaited<ReturnType<typeof findReportable>>[number]
 function findReportable(deps: BillingDeps) {
   return deps.prisma.subscription.findMany({
     where: { status: { in: [...REPORTABLE_STATUSES] }, plan: { stripeMeterId: { not: null } } },
-    include: { consumer: true },
+    include: { consumer: true, plan: { select: { quota: true } } },
   });
 }
 
@@ -98,10 +104,16 @@ async function planSubscription(
     ? new Date(sub.currentPeriodStart.getTime() - 31 * 86_400_000)
     : sub.currentPeriodStart;
   const from = earlier(base, later(trueUpFrom, firstWindow));
-  if (from >= to) return null;
+  // The carry is due from the subscription's creation, before its first window closes.
+  const carry = await planCarryOver(deps, sub, now);
+  if (from >= to) {
+    if (carry === null) return null;
+    result.subscriptions += 1;
+    return persistPlanned(deps, sub.id, [carry], null);
+  }
   result.subscriptions += 1;
 
-  const usage = await billableUnitsByWindow(deps.clickhouse, {
+  const usage = await deps.usage.billableWindows({
     consumerId: sub.consumerId,
     subscriptionId: sub.id,
     from,
@@ -112,7 +124,7 @@ async function planSubscription(
   });
   const ledger = await prisma.meterReport.groupBy({
     by: ['windowStart'],
-    where: { subscriptionId: sub.id, meter, windowStart: { gte: from, lt: to } },
+    where: { subscriptionId: sub.id, meter, kind: 'usage', windowStart: { gte: from, lt: to } },
     _sum: { value: true },
     _count: { _all: true },
   });
@@ -147,9 +159,22 @@ async function planSubscription(
       windowEnd: new Date(window.windowStart.getTime() + W * 1000),
       value: delta,
       deadLetter: tooOldForStripe(windowStart, now),
+      kind: 'usage',
     });
   }
+  if (carry !== null) planned.push(carry);
+  return persistPlanned(deps, sub.id, planned, { to, previous: watermark?.reportedThrough ?? null });
+}
 
+/** Ledger rows and the watermark advance in one transaction; dead letters raise their alert. */
+async function persistPlanned(
+  deps: BillingDeps,
+  subscriptionId: string,
+  planned: PlannedReport[],
+  watermark: { to: Date; previous: Date | null } | null,
+): Promise<PlannedReport[]> {
+  const { prisma } = deps;
+  const meter = deps.config.BILLING_METER_EVENT_NAME;
   await prisma.$transaction([
     prisma.meterReport.createMany({
       data: planned.map((p) => ({
@@ -159,17 +184,25 @@ async function planSubscription(
         windowStart: p.windowStart,
         windowEnd: p.windowEnd,
         value: p.value,
+        kind: p.kind,
         status: p.deadLetter ? ('dead_letter' as const) : ('pending' as const),
         lastError: p.deadLetter ? 'too_old: older than Stripe accepts for meter events (35 days)' : null,
       })),
     }),
-    prisma.billingWatermark.upsert({
-      where: { subscriptionId_meter: { subscriptionId: sub.id, meter } },
-      create: { subscriptionId: sub.id, meter, reportedThrough: to },
-      update: {
-        reportedThrough: watermark && watermark.reportedThrough > to ? watermark.reportedThrough : to,
-      },
-    }),
+    ...(watermark === null
+      ? []
+      : [
+          prisma.billingWatermark.upsert({
+            where: { subscriptionId_meter: { subscriptionId, meter } },
+            create: { subscriptionId, meter, reportedThrough: watermark.to },
+            update: {
+              reportedThrough:
+                watermark.previous !== null && watermark.previous > watermark.to
+                  ? watermark.previous
+                  : watermark.to,
+            },
+          }),
+        ]),
   ]);
   for (const p of planned) {
     if (p.deadLetter)
@@ -182,4 +215,52 @@ async function planSubscription(
       });
   }
   return planned;
+}
+
+/**
+ * The carry_over report a continuing subscription still needs: the consumer's billable units of
+ * the period before the subscription started (capped at the plan's quota: units past it were
+ * billed as overage on the previous subscription and are not counted twice), minus what earlier
+ * carry_over rows already sent. Checked while the subscription's first period can still be
+ * invoiced (its end plus Stripe's finalization grace); late events of the carried range become
+ * revisions like any window's.
+ */
+async function planCarryOver(
+  deps: BillingDeps,
+  sub: ReportableSubscription,
+  now: Date,
+): Promise<PlannedReport | null> {
+  if (sub.carryFrom === null) return null;
+  const firstPeriod = periodContaining(billingAnchorOf(sub), 'month', sub.createdAt);
+  // Only the period the subscription started in is carried (a checkout paid after the boundary
+  // starts in the next one, whatever carry_from the session recorded).
+  const from = later(sub.carryFrom, firstPeriod.start);
+  if (from >= sub.createdAt) return null;
+  if (now.getTime() >= firstPeriod.end.getTime() + deps.config.BILLING_INVOICE_GRACE_SECONDS * 1000)
+    return null;
+  const meter = deps.config.BILLING_METER_EVENT_NAME;
+  const used = await deps.usage.consumerBillableUnits({
+    consumerId: sub.consumerId,
+    from,
+    to: sub.createdAt,
+  });
+  const capped =
+    sub.plan.quota === null ? used : used < BigInt(sub.plan.quota) ? used : BigInt(sub.plan.quota);
+  const held = await deps.prisma.meterReport.aggregate({
+    where: { subscriptionId: sub.id, meter, kind: 'carry_over' },
+    _sum: { value: true },
+    _count: { _all: true },
+  });
+  const delta = capped - (held._sum.value ?? 0n);
+  if (delta <= 0n) return null;
+  const revision = held._count._all;
+  return {
+    identifier: `${sub.id}:carry${revision === 0 ? '' : `:r${revision}`}`,
+    subscriptionId: sub.id,
+    windowStart: sub.createdAt,
+    windowEnd: sub.createdAt,
+    value: delta,
+    deadLetter: tooOldForStripe(sub.createdAt, now),
+    kind: 'carry_over',
+  };
 }

@@ -1,6 +1,8 @@
+import { periodContaining } from '@tollgate/core';
 import { Prisma, type SubscriptionStatus } from '@tollgate/db';
 import type { Stripe } from '@tollgate/stripe';
 import type { BillingDeps } from '../deps.ts';
+import { ANCHOR_METADATA, CARRY_METADATA, parseMetadataDate } from '../subscriptions/continued-period.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -8,8 +10,14 @@ type Tx = Prisma.TransactionClient;
  * Applies one verified Stripe event. The event id goes into processed_webhooks in the same
  * transaction as its effect: a replay (same id) hits the primary key, the transaction rolls
  * back, and the caller answers 200 without changing anything.
+ *
+ * Stripe does not deliver events in order. Subscription events are applied in the order of
+ * their `created` time per subscription: the row keeps the `created` of the last one applied
+ * (stripe_event_at) and an older event is recorded and otherwise ignored (outcome `stale`), so
+ * an `updated` delayed past a `deleted` cannot bring the old state back. Canceled is final: Stripe
+ * never reactivates a canceled subscription, so no later event revives the row either.
  */
-export type WebhookOutcome = 'processed' | 'replayed' | 'ignored';
+export type WebhookOutcome = 'processed' | 'replayed' | 'ignored' | 'stale';
 
 export const SUSPENDED_FOR_PAYMENT = 'payment_failed';
 
@@ -17,8 +25,8 @@ export async function handleStripeEvent(deps: BillingDeps, event: Stripe.Event):
   try {
     return await deps.prisma.$transaction(async (tx) => {
       await tx.processedWebhook.create({ data: { eventId: event.id, type: event.type } });
-      const handled = await applyEvent(deps, tx, event);
-      return handled ? 'processed' : 'ignored';
+      const applied = await applyEvent(deps, tx, event);
+      return applied === true ? 'processed' : applied === false ? 'ignored' : applied;
     });
   } catch (err) {
     if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') return 'replayed';
@@ -26,7 +34,7 @@ export async function handleStripeEvent(deps: BillingDeps, event: Stripe.Event):
   }
 }
 
-async function applyEvent(deps: BillingDeps, tx: Tx, event: Stripe.Event): Promise<boolean> {
+async function applyEvent(deps: BillingDeps, tx: Tx, event: Stripe.Event): Promise<boolean | 'stale'> {
   switch (event.type) {
     case 'checkout.session.completed':
       await onCheckoutCompleted(deps, tx, event.data.object);
@@ -34,8 +42,7 @@ async function applyEvent(deps: BillingDeps, tx: Tx, event: Stripe.Event): Promi
     case 'customer.subscription.created':
     case 'customer.subscription.updated':
     case 'customer.subscription.deleted':
-      await onSubscriptionChanged(deps, tx, event.data.object, event.type);
-      return true;
+      return onSubscriptionChanged(deps, tx, event.data.object, event.type, new Date(event.created * 1000));
     case 'invoice.paid':
       await onInvoicePaid(deps, tx, event.data.object);
       return true;
@@ -79,10 +86,20 @@ async function audit(
   });
 }
 
-function addMonth(d: Date): Date {
-  const next = new Date(d);
-  next.setUTCMonth(next.getUTCMonth() + 1);
-  return next;
+/**
+ * The subscription's billing anchor. A checkout that kept the consumer's anchor says so in the
+ * metadata (with the anchor's milliseconds and its real day: Stripe's billing_cycle_anchor is the
+ * first boundary, which is Feb 28 for an anchor on Jan 31); it is used when it agrees with
+ * Stripe's anchor, else Stripe's own (someone may have reset it since).
+ */
+function anchorOf(s: Stripe.Subscription): Date | null {
+  const stripeAnchor = typeof s.billing_cycle_anchor === 'number' ? s.billing_cycle_anchor : null;
+  const kept = parseMetadataDate(s.metadata?.[ANCHOR_METADATA]);
+  if (stripeAnchor === null) return kept;
+  const stripeDate = new Date(stripeAnchor * 1000);
+  if (kept === null) return stripeDate;
+  const boundary = periodContaining(kept, 'month', stripeDate).start;
+  return Math.floor(boundary.getTime() / 1000) === stripeAnchor ? kept : stripeDate;
 }
 
 async function onCheckoutCompleted(deps: BillingDeps, tx: Tx, session: Stripe.Checkout.Session) {
@@ -109,16 +126,24 @@ async function onCheckoutCompleted(deps: BillingDeps, tx: Tx, session: Stripe.Ch
   if (customerId !== null && consumer.stripeCustomerId === null)
     await tx.consumer.update({ where: { id: consumerId }, data: { stripeCustomerId: customerId } });
   const now = deps.now();
+  await lockStripeSubscription(tx, stripeSubscriptionId);
   const existing = await tx.subscription.findUnique({ where: { stripeSubscriptionId } });
+  // Until customer.subscription.* brings Stripe's own state: the period from now to the kept
+  // anchor's next boundary (or a month), in core's period arithmetic.
+  const anchor = parseMetadataDate(session.metadata?.[ANCHOR_METADATA]);
+  const carryFrom = parseMetadataDate(session.metadata?.[CARRY_METADATA]);
   const sub =
     existing ??
     (await tx.subscription.create({
       data: {
         consumerId,
         planId,
-        status: 'active',
+        // An asynchronous payment method has not paid yet: no access until Stripe says so.
+        status: session.payment_status === 'unpaid' ? 'incomplete' : 'active',
         currentPeriodStart: now,
-        currentPeriodEnd: addMonth(now),
+        currentPeriodEnd: periodContaining(anchor ?? now, 'month', now).end,
+        billingAnchor: anchor ?? now,
+        carryFrom: carryFrom !== null && carryFrom <= now ? carryFrom : null,
         stripeCustomerId: customerId,
         stripeSubscriptionId,
       },
@@ -128,6 +153,23 @@ async function onCheckoutCompleted(deps: BillingDeps, tx: Tx, session: Stripe.Ch
     planId,
     stripeSubscriptionId,
     sessionId: session.id,
+  });
+}
+
+/**
+ * One writer per Stripe subscription at a time: the events of one subscription in flight at once
+ * queue here, so each sees the other's commit (the order check, the row's creation).
+ */
+async function lockStripeSubscription(tx: Tx, stripeSubscriptionId: string): Promise<void> {
+  const key = `stripe-subscription:${stripeSubscriptionId}`;
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))`;
+}
+
+/** The consumer has had this plan's trial (checkout offers it once per consumer and plan). */
+async function recordTrial(tx: Tx, sub: { id: string; consumerId: string; planId: string }): Promise<void> {
+  await tx.planTrial.createMany({
+    data: [{ consumerId: sub.consumerId, planId: sub.planId, subscriptionId: sub.id }],
+    skipDuplicates: true,
   });
 }
 
@@ -172,7 +214,28 @@ export function mapStripeStatus(status: Stripe.Subscription.Status): Subscriptio
   }
 }
 
-async function onSubscriptionChanged(deps: BillingDeps, tx: Tx, s: Stripe.Subscription, type: string) {
+async function onSubscriptionChanged(
+  deps: BillingDeps,
+  tx: Tx,
+  s: Stripe.Subscription,
+  type: string,
+  eventCreated: Date,
+): Promise<true | 'stale'> {
+  await lockStripeSubscription(tx, s.id);
+  let row = await tx.subscription.findUnique({ where: { stripeSubscriptionId: s.id } });
+  const status = type === 'customer.subscription.deleted' ? 'canceled' : mapStripeStatus(s.status);
+  if (row !== null && row.stripeEventAt !== null && eventCreated < row.stripeEventAt) {
+    deps.log.warn(
+      { subscription: s.id, type, eventCreated, applied: row.stripeEventAt },
+      'subscription event older than the state already applied: ignored',
+    );
+    return 'stale';
+  }
+  if (row !== null && row.status === 'canceled' && status !== 'canceled') {
+    deps.log.warn({ subscription: s.id, type, status }, 'event for a canceled subscription: not revived');
+    return 'stale';
+  }
+
   const customerId = idOf(s.customer);
   const items = s.items?.data ?? [];
   const priceIds = items.map((i) => i.price?.id).filter((x): x is string => typeof x === 'string');
@@ -191,12 +254,11 @@ async function onSubscriptionChanged(deps: BillingDeps, tx: Tx, s: Stripe.Subscr
     });
     if (byPrice !== null) planId = byPrice.id;
   }
-  let row = await tx.subscription.findUnique({ where: { stripeSubscriptionId: s.id } });
-  const status = type === 'customer.subscription.deleted' ? 'canceled' : mapStripeStatus(s.status);
   const period =
     startS !== undefined && endS !== undefined
       ? { currentPeriodStart: new Date(startS * 1000), currentPeriodEnd: new Date(endS * 1000) }
       : {};
+  const anchor = anchorOf(s);
   if (row === null) {
     const consumerId =
       uuidOrNull(s.metadata?.tollgate_consumer_id) ??
@@ -211,17 +273,21 @@ async function onSubscriptionChanged(deps: BillingDeps, tx: Tx, s: Stripe.Subscr
       (await tx.plan.count({ where: { id: planId } })) > 0;
     if (!known || consumerId === null || planId === null) {
       deps.log.warn({ subscription: s.id }, `${type} for an unknown consumer or plan: ignored`);
-      return;
+      return true;
     }
     const now = deps.now();
+    const carryFrom = parseMetadataDate(s.metadata?.[CARRY_METADATA]);
     row = await tx.subscription.create({
       data: {
         consumerId,
         planId,
         status,
         currentPeriodStart: now,
-        currentPeriodEnd: addMonth(now),
+        currentPeriodEnd: periodContaining(anchor ?? now, 'month', now).end,
         ...period,
+        billingAnchor: anchor ?? period.currentPeriodStart ?? now,
+        carryFrom: carryFrom !== null && carryFrom <= now ? carryFrom : null,
+        stripeEventAt: eventCreated,
         trialEnd: s.trial_end === null ? null : new Date(s.trial_end * 1000),
         cancelAtPeriodEnd: s.cancel_at_period_end,
         stripeCustomerId: customerId,
@@ -230,8 +296,9 @@ async function onSubscriptionChanged(deps: BillingDeps, tx: Tx, s: Stripe.Subscr
       },
     });
     if (status !== 'canceled') await endOtherSubscriptions(tx, consumerId, row.id);
+    if (row.trialEnd !== null) await recordTrial(tx, row);
     await audit(tx, `billing.${type}`, 'subscription', row.id, null, { status, planId });
-    return;
+    return true;
   }
   // Our grace period owns past_due → suspended; Stripe reporting active again reinstates.
   const nextStatus: SubscriptionStatus =
@@ -240,6 +307,8 @@ async function onSubscriptionChanged(deps: BillingDeps, tx: Tx, s: Stripe.Subscr
     status: nextStatus,
     ...period,
     ...(planId === null ? {} : { planId }),
+    ...(anchor === null ? {} : { billingAnchor: anchor }),
+    stripeEventAt: eventCreated,
     trialEnd: s.trial_end === null ? null : new Date(s.trial_end * 1000),
     cancelAtPeriodEnd: s.cancel_at_period_end,
     stripeCustomerId: customerId ?? row.stripeCustomerId,
@@ -249,6 +318,7 @@ async function onSubscriptionChanged(deps: BillingDeps, tx: Tx, s: Stripe.Subscr
       : {}),
   };
   const updated = await tx.subscription.update({ where: { id: row.id }, data });
+  if (updated.trialEnd !== null) await recordTrial(tx, updated);
   if (nextStatus === 'active' || nextStatus === 'trialing') await reinstateConsumer(tx, row.consumerId);
   await audit(
     tx,
@@ -258,6 +328,7 @@ async function onSubscriptionChanged(deps: BillingDeps, tx: Tx, s: Stripe.Subscr
     { status: row.status, planId: row.planId },
     { status: updated.status, planId: updated.planId },
   );
+  return true;
 }
 
 function invoiceSubscriptionId(invoice: Stripe.Invoice): string | null {
@@ -293,6 +364,8 @@ async function onInvoicePaid(deps: BillingDeps, tx: Tx, invoice: Stripe.Invoice)
     deps.log.warn({ invoice: invoice.id, subscription: subId }, 'invoice.paid for an unknown subscription');
     return;
   }
+  // A canceled subscription's last invoice being paid gives no access back.
+  if (row.status === 'canceled') return;
   if (row.status === 'past_due' || row.status === 'suspended' || row.graceUntil !== null) {
     await tx.subscription.update({ where: { id: row.id }, data: { status: 'active', graceUntil: null } });
     await audit(

@@ -1,19 +1,34 @@
-import { type Plan, PlanSchema, periodCeiling } from '@tollgate/core';
+import {
+  billingAnchorOf,
+  type ConfigProblem,
+  formatIssue,
+  type Plan,
+  periodCeiling,
+  type ValidApi,
+  validateProviderConfig,
+} from '@tollgate/core';
 import { type Target, UpstreamGroup } from '../proxy/upstream.ts';
-import type { RawApi, RawSnapshot, RawSubscription } from './types.ts';
+import { RouteTable } from './route-table.ts';
+import type { RawApi, RawPlan, RawSnapshot, RawSubscription } from './types.ts';
 
 /**
  * Validation and compilation of a control-plane snapshot into the structures the hot path
- * reads: a route matcher (host, then longest path prefix on a segment boundary, then method),
- * plans with precomputed header values, consumers and their subscriptions. A snapshot with any
- * problem is refused as a whole (SnapshotError lists every problem).
+ * reads: a route matcher (host, then the most specific route: route-table.ts),
+ * plans with precomputed header values, consumers and their subscriptions. Rows are validated
+ * one by one with core's validateProviderConfig (the validator the admin API uses): a bad API,
+ * plan or subscription is quarantined alone (its last good version from `previous` is served
+ * when there is one) and everything else applies.
  */
 
-export class SnapshotError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`invalid control-plane snapshot: ${problems.slice(0, 10).join('; ')}`);
-    this.name = 'SnapshotError';
-  }
+/** A row the snapshot does not serve as it is stored. */
+export interface QuarantineEntry {
+  kind: 'api' | 'plan' | 'subscription';
+  id: string;
+  /** Slug (APIs, plans) or consumer id (subscriptions). */
+  name: string;
+  problems: string[];
+  /** The row's last good version is served instead (false: the row is not served at all). */
+  servingLastGood: boolean;
 }
 
 export interface CompiledApi {
@@ -32,8 +47,15 @@ export interface CompiledRoute {
   api: CompiledApi;
   /** null: every method. */
   methods: Set<string> | null;
-  /** basePath + route path, normalized (no trailing slash except '/'). */
-  prefix: string;
+  /**
+   * basePath + route path in canonical form, in the route's own spelling (no trailing slash
+   * except '/'): the matched part of a request path is forwarded spelled like this.
+   */
+  path: string;
+  /** `path` lower-cased: what requests are matched against (case-insensitively). */
+  matchKey: string;
+  /** pathMatch 'exact': this path only (with or without one trailing slash); else a prefix. */
+  exact: boolean;
   cost: number;
   timeoutMs: number;
   public: boolean;
@@ -53,7 +75,8 @@ export interface CompiledSubscription {
   id: string;
   planId: string;
   status: RawSubscription['status'];
-  currentPeriodStart: Date;
+  /** billingAnchorOf(row): quota periods are aligned to it (kept across plan changes). */
+  billingAnchor: Date;
   graceUntilMs: number;
   /** Cached quota period (recomputed when `now` leaves it), the limiter's quota and header values. */
   periodStart: number;
@@ -70,59 +93,26 @@ export interface CompiledConsumer {
 
 export interface Snapshot {
   loadedAt: number;
+  /** The configuration version applied (null: the source has no versions). */
+  version: number | null;
+  /** Rows not served as stored. */
+  quarantine: QuarantineEntry[];
+  /** The rows served, as loaded (a quarantined row's last good version): the next compile's fallbacks. */
+  accepted: { apis: Map<string, RawApi>; plans: Map<string, RawPlan> };
+  /** The accepted APIs validated, with the JSON of their row: an unchanged row is not validated again. */
+  validApis: Map<string, { json: string; api: ValidApi }>;
+  apis: Map<string, CompiledApi>;
   routes: CompiledRoute[];
   plans: Map<string, CompiledPlan>;
   consumers: Map<string, CompiledConsumer>;
   targetKeys: Set<string>;
+  /** `path`: the canonical request path (core's canonicalRequestPath); matched case-insensitively. */
   match(host: string, path: string, method: string): CompiledRoute | null;
 }
-
-class RouteTable {
-  readonly byPrefix = new Map<string, CompiledRoute[]>();
-  maxPrefixLength = 0;
-
-  add(route: CompiledRoute): void {
-    const list = this.byPrefix.get(route.prefix);
-    if (list === undefined) this.byPrefix.set(route.prefix, [route]);
-    else list.push(route);
-    if (route.prefix.length > this.maxPrefixLength) this.maxPrefixLength = route.prefix.length;
-  }
-
-  /** Longest prefix on a segment boundary, then the first route of that prefix allowing the method. */
-  match(path: string, method: string): CompiledRoute | null {
-    let p = path;
-    if (p.length > this.maxPrefixLength) {
-      const cut = p.lastIndexOf('/', this.maxPrefixLength);
-      p = cut <= 0 ? '/' : p.slice(0, cut);
-    }
-    for (;;) {
-      const list = this.byPrefix.get(p);
-      if (list !== undefined) {
-        for (let i = 0; i < list.length; i++) {
-          const r = list[i]!;
-          if (r.methods === null || r.methods.has(method)) return r;
-        }
-      }
-      if (p.length <= 1) return null;
-      const cut = p.lastIndexOf('/');
-      p = cut <= 0 ? '/' : p.slice(0, cut);
-    }
-  }
-}
-
-const HOST_PATTERN = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/;
-const PATH_PATTERN = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/;
-const DOT_SEGMENT = /(^|\/)(\.|%2e){1,2}(\/|$)/i;
-const METHOD_PATTERN = /^[A-Z]{1,16}$/;
 
 export function normalizePrefix(basePath: string, routePath: string): string {
   const joined = `${basePath}/${routePath}`.replace(/\/{2,}/g, '/');
   return joined.length > 1 && joined.endsWith('/') ? joined.replace(/\/+$/, '') || '/' : joined;
-}
-
-function checkPath(path: string, what: string, problems: string[]): void {
-  if (!PATH_PATTERN.test(path) || DOT_SEGMENT.test(path))
-    problems.push(`${what}: invalid path ${JSON.stringify(path)}`);
 }
 
 export interface CompileOptions {
@@ -130,85 +120,77 @@ export interface CompileOptions {
   /** Gets (or creates) the shared target for an upstream URL. */
   target(url: URL, healthCheckPath: string | null): Target;
   now?: number;
+  /** The snapshot served so far: its rows go first in overlap checks and stand in for refused ones. */
+  previous?: Snapshot | null;
+  /** Last good rows from the configuration history, where `previous` has none (last-good-rows.ts). */
+  history?: { apis: Map<string, RawApi>; plans: Map<string, RawPlan> };
+}
+
+function quarantined(p: ConfigProblem): QuarantineEntry {
+  return {
+    kind: p.kind,
+    id: p.id,
+    name: p.name,
+    problems: p.issues.map(formatIssue),
+    servingLastGood: p.fallback,
+  };
 }
 
 export function compileSnapshot(raw: RawSnapshot, opts: CompileOptions): Snapshot {
-  const problems: string[] = [];
+  const previous = opts.previous ?? null;
+  const lastGoodApi = (id: string) => previous?.accepted.apis.get(id) ?? opts.history?.apis.get(id);
+  const lastGoodPlan = (id: string) => previous?.accepted.plans.get(id) ?? opts.history?.plans.get(id);
   const routes: CompiledRoute[] = [];
-  const anyHost = new RouteTable();
-  const byHost = new Map<string, RouteTable>();
+  const anyHost = new RouteTable<CompiledRoute>();
+  const byHost = new Map<string, RouteTable<CompiledRoute>>();
   const targetKeys = new Set<string>();
-  // host ('' = any) + prefix → routes already claimed there, for overlap detection.
-  const claimed = new Map<string, CompiledRoute[]>();
-  const apiIds = new Set<string>();
-  const routeIds = new Set<string>();
-  const pendingTargets: { api: RawApi; urls: { url: URL; hc: string | null; weight: number }[] }[] = [];
+  const compiledApis = new Map<string, CompiledApi>();
 
-  for (const api of raw.apis) {
-    const where = `api ${api.slug}`;
-    apiIds.add(api.id);
-    checkPath(api.basePath, `${where} base path`, problems);
-    const hosts: string[] = [];
-    for (const h of api.hosts) {
-      const host = h.toLowerCase();
-      if (!HOST_PATTERN.test(host)) problems.push(`${where}: invalid host ${JSON.stringify(h)}`);
-      hosts.push(host);
+  const jsonOf = new Map<RawApi, string>();
+  const json = (a: RawApi): string => {
+    let j = jsonOf.get(a);
+    if (j === undefined) {
+      j = JSON.stringify(a);
+      jsonOf.set(a, j);
     }
-    if (api.upstreamHost !== null && !/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(api.upstreamHost)) {
-      problems.push(`${where}: invalid upstream host ${JSON.stringify(api.upstreamHost)}`);
-    }
-    if (api.maxBodyBytes !== null && (!Number.isInteger(api.maxBodyBytes) || api.maxBodyBytes < 0)) {
-      problems.push(`${where}: invalid max body bytes`);
-    }
-    const urls: { url: URL; hc: string | null; weight: number }[] = [];
-    for (const t of api.targets) {
-      let url: URL | null = null;
-      try {
-        url = new URL(t.url);
-      } catch {
-        problems.push(`${where}: upstream ${JSON.stringify(t.url)} is not a URL`);
-        continue;
-      }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-        problems.push(`${where}: upstream ${JSON.stringify(t.url)} is not http(s)`);
-        continue;
-      }
-      if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
-        problems.push(`${where}: upstream ${JSON.stringify(t.url)} must be a plain origin and path`);
-        continue;
-      }
-      if (t.healthCheckPath !== null) checkPath(t.healthCheckPath, `${where} health check`, problems);
-      if (!Number.isInteger(t.weight) || t.weight < 1)
-        problems.push(`${where}: invalid target weight ${t.weight}`);
-      urls.push({ url, hc: t.healthCheckPath, weight: t.weight });
-    }
-    pendingTargets.push({ api, urls });
-
-    for (const r of api.routes) {
-      const rwhere = `${where} route ${r.name}`;
-      routeIds.add(r.id);
-      checkPath(r.path, rwhere, problems);
-      for (const m of r.methods) if (!METHOD_PATTERN.test(m)) problems.push(`${rwhere}: invalid method ${m}`);
-      if (!Number.isInteger(r.cost) || r.cost < 0) problems.push(`${rwhere}: invalid cost ${r.cost}`);
-      if (!Number.isInteger(r.timeoutMs) || r.timeoutMs <= 0 || r.timeoutMs > 600_000) {
-        problems.push(`${rwhere}: invalid timeout ${r.timeoutMs}`);
-      }
-    }
+    return j;
+  };
+  const known = (a: RawApi) => {
+    const entry = previous?.validApis.get(a.id);
+    return entry !== undefined && entry.json === json(a) ? entry.api : undefined;
+  };
+  // Rows served before and unchanged go first: a changed row cannot push them out by overlapping.
+  const apisInOrder = [
+    ...raw.apis.filter((a) => known(a) !== undefined),
+    ...raw.apis.filter((a) => known(a) === undefined),
+  ];
+  const validated = validateProviderConfig(
+    { apis: apisInOrder, plans: raw.plans },
+    { lastGoodApi, lastGoodPlan, validatedApi: known },
+  );
+  const quarantine = validated.problems.map(quarantined);
+  const fellBack = new Set(validated.problems.filter((p) => p.fallback).map((p) => `${p.kind}:${p.id}`));
+  const rawApis = new Map(raw.apis.map((a) => [a.id, a]));
+  const rawPlans = new Map(raw.plans.map((p) => [p.id, p]));
+  const accepted = { apis: new Map<string, RawApi>(), plans: new Map<string, RawPlan>() };
+  const validApis = new Map<string, { json: string; api: ValidApi }>();
+  for (const api of validated.apis) {
+    const row = fellBack.has(`api:${api.id}`) ? lastGoodApi(api.id) : rawApis.get(api.id);
+    if (row === undefined) continue;
+    accepted.apis.set(api.id, row);
+    validApis.set(api.id, { json: json(row), api });
+  }
+  for (const { id } of validated.plans) {
+    const row = fellBack.has(`plan:${id}`) ? lastGoodPlan(id) : rawPlans.get(id);
+    if (row !== undefined) accepted.plans.set(id, row);
   }
 
   const plans = new Map<string, CompiledPlan>();
-  for (const p of raw.plans) {
-    const { entitlements, ...fields } = p;
-    const parsed = PlanSchema.safeParse(fields);
-    if (!parsed.success) {
-      problems.push(
-        `plan ${p.slug}: ${parsed.error.issues.map((i) => `${i.path.join('.')} ${i.message}`).join(', ')}`,
-      );
-      continue;
-    }
+  for (const p of validated.plans) {
+    const { entitlements, ...plan } = p;
     const compiled: CompiledPlan = {
-      plan: parsed.data,
-      ceiling: periodCeiling(parsed.data),
+      plan,
+      ceiling: periodCeiling(plan),
       apiIds: new Set(),
       routeIds: new Set(),
     };
@@ -219,13 +201,12 @@ export function compileSnapshot(raw: RawSnapshot, opts: CompileOptions): Snapsho
     plans.set(p.id, compiled);
   }
 
-  if (problems.length > 0) throw new SnapshotError(problems);
-
-  // Valid: build the runtime structures (targets are shared and survive reloads).
-  for (const { api, urls } of pendingTargets) {
-    const targets = urls.map(({ url, hc }) => {
+  // Build the runtime structures (targets are shared and survive reloads).
+  for (const api of validated.apis) {
+    const targets = api.targets.map((t) => {
+      const url = new URL(t.url);
       targetKeys.add(url.href);
-      return opts.target(url, hc);
+      return opts.target(url, t.healthCheckPath);
     });
     const basePath = normalizePrefix(api.basePath, '');
     const compiledApi: CompiledApi = {
@@ -238,54 +219,38 @@ export function compileSnapshot(raw: RawSnapshot, opts: CompileOptions): Snapsho
       upstream: new UpstreamGroup(
         targets,
         api.loadBalancing === 'least_outstanding',
-        urls.map((u) => u.weight),
+        api.targets.map((t) => t.weight),
       ),
     };
-    const hosts = api.hosts.length === 0 ? [''] : api.hosts.map((h) => h.toLowerCase());
+    compiledApis.set(api.id, compiledApi);
+    const hosts = api.hosts.length === 0 ? [''] : api.hosts;
     for (const r of api.routes) {
+      // The validator admits canonical paths only (core's config-path.ts), so the joined path is
+      // already in the form requests are matched in.
+      const path = normalizePrefix(api.basePath, r.path);
       const route: CompiledRoute = {
         id: r.id,
         name: r.name,
         api: compiledApi,
         methods: r.methods.length === 0 ? null : new Set(r.methods),
-        prefix: normalizePrefix(api.basePath, r.path),
+        path,
+        matchKey: path.toLowerCase(),
+        exact: r.pathMatch === 'exact',
         cost: r.cost,
         timeoutMs: r.timeoutMs,
         public: r.public,
         label: `${api.slug}:${r.name}`,
       };
       routes.push(route);
+      // Overlaps were refused by the validator (RouteClaims), so each route is unambiguous.
       for (const host of hosts) {
-        const key = `${host}\n${route.prefix}`;
-        const others = claimed.get(key) ?? [];
-        for (const o of others) {
-          if (
-            o.methods === null ||
-            route.methods === null ||
-            [...route.methods].some((m) => o.methods!.has(m))
-          ) {
-            problems.push(
-              `routes ${o.label} and ${route.label} overlap on ${host || '*'}${route.prefix} (same prefix and method)`,
-            );
-          }
-        }
-        others.push(route);
-        claimed.set(key, others);
         let table = anyHost;
         if (host !== '') {
-          table = byHost.get(host) ?? new RouteTable();
+          table = byHost.get(host) ?? new RouteTable<CompiledRoute>();
           byHost.set(host, table);
         }
         table.add(route);
       }
-    }
-  }
-
-  for (const p of plans.values()) {
-    for (const id of p.apiIds)
-      if (!apiIds.has(id)) problems.push(`plan ${p.plan.slug}: entitlement to unknown api`);
-    for (const id of p.routeIds) {
-      if (!routeIds.has(id)) problems.push(`plan ${p.plan.slug}: entitlement to unknown route`);
     }
   }
 
@@ -296,15 +261,22 @@ export function compileSnapshot(raw: RawSnapshot, opts: CompileOptions): Snapsho
   for (const s of raw.subscriptions) {
     const c = consumers.get(s.consumerId);
     if (c === undefined) continue;
-    if (!plans.has(s.planId)) {
-      problems.push(`subscription ${s.id}: unknown plan`);
+    const problems = subscriptionProblems(s, rawPlans, plans);
+    if (problems.length > 0) {
+      quarantine.push({
+        kind: 'subscription',
+        id: s.id,
+        name: s.consumerId,
+        problems,
+        servingLastGood: false,
+      });
       continue;
     }
     c.subscriptions.push({
       id: s.id,
       planId: s.planId,
       status: s.status,
-      currentPeriodStart: s.currentPeriodStart,
+      billingAnchor: billingAnchorOf(s),
       graceUntilMs: s.graceUntil?.getTime() ?? 0,
       periodStart: 0,
       periodEnd: 0,
@@ -313,25 +285,45 @@ export function compileSnapshot(raw: RawSnapshot, opts: CompileOptions): Snapsho
     });
   }
 
-  if (problems.length > 0) throw new SnapshotError(problems);
-
   return {
     loadedAt: opts.now ?? Date.now(),
+    version: raw.version,
+    quarantine,
+    accepted,
+    validApis,
+    apis: compiledApis,
     routes,
     plans,
     consumers,
     targetKeys,
     match(host: string, path: string, method: string): CompiledRoute | null {
+      // V8 returns the string itself when it has no upper-case letter (no allocation).
+      const lower = path.toLowerCase();
       if (host !== '') {
         const t = byHost.get(host);
         if (t !== undefined) {
-          const r = t.match(path, method);
+          const r = t.match(lower, method);
           if (r !== null) return r;
         }
       }
-      return anyHost.match(path, method);
+      return anyHost.match(lower, method);
     },
   };
+}
+
+function subscriptionProblems(
+  s: RawSubscription,
+  rawPlans: Map<string, RawPlan>,
+  plans: Map<string, CompiledPlan>,
+): string[] {
+  const problems: string[] = [];
+  if (!plans.has(s.planId))
+    problems.push(rawPlans.has(s.planId) ? `plan ${s.planId} is quarantined` : `unknown plan ${s.planId}`);
+  if (!(s.currentPeriodStart instanceof Date) || Number.isNaN(s.currentPeriodStart.getTime()))
+    problems.push('currentPeriodStart is not a date');
+  if (s.graceUntil !== null && (!(s.graceUntil instanceof Date) || Number.isNaN(s.graceUntil.getTime())))
+    problems.push('graceUntil is not a date');
+  return problems;
 }
 
 /** The subscription that grants access now: active or trialing, or past_due within its grace period. */

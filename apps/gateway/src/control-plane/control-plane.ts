@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { TargetRegistry } from '../proxy/upstream.ts';
-import { compileSnapshot, type Snapshot, SnapshotError } from './compile-snapshot.ts';
+import { compileSnapshot, type QuarantineEntry, type Snapshot } from './compile-snapshot.ts';
+import { LastGoodRows } from './last-good-rows.ts';
 import type { ControlPlaneSource } from './types.ts';
 
 export interface ControlPlaneOptions {
@@ -16,12 +17,15 @@ export interface ControlPlaneOptions {
   debounceMs?: number;
   /** Called when api_keys changed (the key cache drops its entries). */
   onKeysChanged?: () => void;
+  /** Called after each applied snapshot with the one it replaced (the automatic rollback's probation). */
+  onApplied?: (previous: Snapshot | null, next: Snapshot) => void;
 }
 
 /**
- * Holds the last good snapshot. Loads at start, reloads on NOTIFY (coalesced) and on a periodic
- * resync. A snapshot that fails validation is refused (metric + log) and the last good one
- * stays; while Postgres is down the gateway keeps serving from the last snapshot.
+ * Holds the current snapshot. Loads at start, reloads on NOTIFY (coalesced) and on a periodic
+ * resync. Rows that fail validation are quarantined one by one (compileSnapshot): each is
+ * counted and logged once per change of its problems, and every other change applies. While
+ * Postgres is down the gateway keeps serving from the last snapshot.
  */
 export class ControlPlane {
   current: Snapshot | null = null;
@@ -31,8 +35,14 @@ export class ControlPlane {
   private again = false;
   private stopListening: (() => Promise<void>) | null = null;
   private closed = false;
+  /** Quarantined rows already reported, with their problems, so each change is logged once. */
+  private readonly reported = new Map<string, string>();
+  private readonly history: LastGoodRows | null;
 
-  constructor(private readonly opts: ControlPlaneOptions) {}
+  constructor(private readonly opts: ControlPlaneOptions) {
+    const load = opts.source.loadRowHistory?.bind(opts.source);
+    this.history = load === undefined ? null : new LastGoodRows(load);
+  }
 
   /** Loads the first snapshot (throws if it cannot), then follows changes. */
   async start(): Promise<void> {
@@ -91,21 +101,77 @@ export class ControlPlane {
       logger.warn({ err }, 'control-plane load failed; serving the last good snapshot');
       return;
     }
-    try {
-      const next = compileSnapshot(raw, {
+    const compile = () =>
+      compileSnapshot(raw, {
         defaultMaxBodyBytes: this.opts.defaultMaxBodyBytes,
         target: (url, hc) => this.opts.registry.acquire(url, hc),
+        previous: this.current,
+        ...(this.history === null ? {} : { history: this.history }),
       });
-      this.current = next;
-      const keep = new Set(next.targetKeys);
-      this.opts.registry.retainOnly(keep);
-      metrics.snapshotsApplied.inc();
-      metrics.snapshotRoutes.set(next.routes.length);
+    let next: Snapshot;
+    try {
+      next = compile();
+      // Quarantined rows nothing stands in for: their last good versions from the history, once.
+      if (this.history !== null && (await this.lookUpHistory(next.quarantine))) next = compile();
     } catch (err) {
+      // Bad rows are quarantined, not thrown: this is a defect in the compiler itself.
       metrics.snapshotsRefused.inc();
-      const problems = err instanceof SnapshotError ? err.problems : [String(err)];
-      logger.error({ problems }, 'control-plane snapshot refused; keeping the last good snapshot');
+      logger.error({ err }, 'control-plane snapshot could not be compiled; keeping the current one');
+      return;
     }
+    const previous = this.current;
+    this.current = next;
+    this.opts.registry.retainOnly(new Set(next.targetKeys));
+    metrics.snapshotsApplied.inc();
+    metrics.snapshotRoutes.set(next.routes.length);
+    if (next.version !== null) metrics.configVersion.set(next.version);
+    this.reportQuarantine(next.quarantine, next.version);
+    this.opts.onApplied?.(previous, next);
+  }
+
+  private async lookUpHistory(quarantine: QuarantineEntry[]): Promise<boolean> {
+    try {
+      return await this.history!.lookUp(quarantine);
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'configuration history lookup failed; quarantined rows stay unserved');
+      return false;
+    }
+  }
+
+  /** Metrics for every quarantined row; one log line when a row enters, changes or leaves quarantine. */
+  private reportQuarantine(entries: QuarantineEntry[], version: number | null): void {
+    const { metrics, logger } = this.opts;
+    const counts = { api: 0, plan: 0, subscription: 0 };
+    const seen = new Set<string>();
+    for (const e of entries) {
+      counts[e.kind]++;
+      const key = `${e.kind}:${e.id}`;
+      seen.add(key);
+      const fingerprint = JSON.stringify([e.problems, e.servingLastGood]);
+      if (this.reported.get(key) === fingerprint) continue;
+      this.reported.set(key, fingerprint);
+      metrics.configQuarantined.inc({ kind: e.kind });
+      logger.error(
+        {
+          kind: e.kind,
+          id: e.id,
+          name: e.name,
+          problems: e.problems,
+          servingLastGood: e.servingLastGood,
+          version,
+        },
+        e.servingLastGood
+          ? 'configuration row quarantined: serving its last good version, everything else applies'
+          : 'configuration row quarantined: not served, everything else applies',
+      );
+    }
+    for (const key of [...this.reported.keys()]) {
+      if (seen.has(key)) continue;
+      this.reported.delete(key);
+      logger.info({ row: key, version }, 'configuration row left quarantine');
+    }
+    for (const kind of ['api', 'plan', 'subscription'] as const)
+      metrics.configQuarantinedRows.set({ kind }, counts[kind]);
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,18 @@
-import type { PrismaClient } from '@tollgate/db';
+import { type PrismaClient, ProviderConfigContentSchema, restoreConfigVersion } from '@tollgate/db';
 import pg from 'pg';
-import type { ControlPlaneSource, KeyRecord, RawSnapshot } from './types.ts';
+import type {
+  ControlPlaneSource,
+  KeyRecord,
+  RawApi,
+  RawPlan,
+  RawSnapshot,
+  RestoreApisOutcome,
+  RestoreApisRequest,
+} from './types.ts';
 
 export const CONFIG_CHANNEL = 'tollgate_config';
+/** How far back (in configuration versions) a quarantined row's last good version is looked for. */
+const HISTORY_VERSIONS = 100;
 
 /**
  * Control-plane data from Postgres: snapshots and key lookups through Prisma, change
@@ -16,78 +26,79 @@ export class PostgresControlPlaneSource implements ControlPlaneSource {
     private readonly databaseUrl: string,
   ) {}
 
+  /**
+   * The provider configuration (tollgate_provider_config(), the shape config_versions records),
+   * its version, consumers and live subscriptions, read in one REPEATABLE READ transaction so
+   * the version names exactly the rows loaded.
+   */
   async loadSnapshot(): Promise<RawSnapshot> {
-    const [apis, plans, consumers, subscriptions] = await Promise.all([
-      this.prisma.api.findMany({
-        select: {
-          id: true,
-          slug: true,
-          hosts: true,
-          basePath: true,
-          stripBasePath: true,
-          upstreamHost: true,
-          loadBalancing: true,
-          maxBodyBytes: true,
-          targets: {
-            select: { id: true, url: true, weight: true, healthCheckPath: true },
-            orderBy: { id: 'asc' },
+    const [configRows, consumers, subscriptions] = await this.prisma.$transaction(
+      [
+        this.prisma.$queryRaw<{ config: unknown; version: bigint | null }[]>`
+          SELECT tollgate_provider_config() AS config, (SELECT max(version) FROM config_versions) AS version`,
+        this.prisma.consumer.findMany({ select: { id: true, status: true } }),
+        this.prisma.subscription.findMany({
+          where: { status: { in: ['trialing', 'active', 'past_due'] } },
+          select: {
+            id: true,
+            consumerId: true,
+            planId: true,
+            status: true,
+            currentPeriodStart: true,
+            currentPeriodEnd: true,
+            billingAnchor: true,
+            graceUntil: true,
           },
-          routes: {
-            select: {
-              id: true,
-              name: true,
-              methods: true,
-              path: true,
-              cost: true,
-              timeoutMs: true,
-              public: true,
-            },
-            orderBy: { id: 'asc' },
-          },
-        },
-        orderBy: { id: 'asc' },
-      }),
-      this.prisma.plan.findMany({ include: { entitlements: { select: { apiId: true, routeId: true } } } }),
-      this.prisma.consumer.findMany({ select: { id: true, status: true } }),
-      this.prisma.subscription.findMany({
-        where: { status: { in: ['trialing', 'active', 'past_due'] } },
-        select: {
-          id: true,
-          consumerId: true,
-          planId: true,
-          status: true,
-          currentPeriodStart: true,
-          currentPeriodEnd: true,
-          graceUntil: true,
-        },
-        orderBy: { createdAt: 'desc' },
-      }),
-    ]);
+          orderBy: { createdAt: 'desc' },
+        }),
+      ],
+      { isolationLevel: 'RepeatableRead' },
+    );
+    const row = configRows[0];
+    const config = ProviderConfigContentSchema.parse(row?.config);
     return {
-      apis,
-      plans: plans.map((p) => ({
-        id: p.id,
-        slug: p.slug,
-        name: p.name,
-        quota: p.quota,
-        quotaPeriod: p.quotaPeriod,
-        rateLimitPerSecond: p.rateLimitPerSecond,
-        burst: p.burst,
-        limitScope: p.limitScope,
-        priceCents: p.priceCents,
-        currency: p.currency,
-        capMode: p.capMode,
-        overageUnitPriceDecimal: p.overageUnitPriceDecimal,
-        overageCeiling: p.overageCeiling,
-        trialDays: p.trialDays,
-        visibility: p.visibility,
-        countUpstreamErrors: p.countUpstreamErrors,
-        redisFailurePolicy: p.redisFailurePolicy,
-        entitlements: p.entitlements,
-      })),
+      version: row?.version === null || row?.version === undefined ? null : Number(row.version),
+      apis: config.apis,
+      plans: config.plans,
       consumers,
       subscriptions,
     };
+  }
+
+  /** Rows of these ids in the last HISTORY_VERSIONS configuration versions, newest first. */
+  async loadRowHistory(ids: {
+    apis: string[];
+    plans: string[];
+  }): Promise<{ apis: RawApi[]; plans: RawPlan[] }> {
+    const rows = (kind: 'apis' | 'plans', wanted: string[]) =>
+      wanted.length === 0
+        ? Promise.resolve([])
+        : this.prisma.$queryRaw<{ row: unknown }[]>`
+            SELECT r AS row
+            FROM (SELECT version, content FROM config_versions ORDER BY version DESC LIMIT ${HISTORY_VERSIONS}) v,
+                 jsonb_array_elements(v.content->${kind}::text) r
+            WHERE r->>'id' = ANY(${wanted}::text[])
+            ORDER BY v.version DESC`;
+    const [apis, plans] = await Promise.all([rows('apis', ids.apis), rows('plans', ids.plans)]);
+    // The stored shape, as loadSnapshot reads it (a row that does not parse is skipped).
+    const parse = <T>(list: { row: unknown }[], one: (v: unknown) => T | null) =>
+      list.map((r) => one(r.row)).filter((r): r is T => r !== null);
+    return {
+      apis: parse(apis, (v) => ProviderConfigContentSchema.shape.apis.element.safeParse(v).data ?? null),
+      plans: parse(plans, (v) => ProviderConfigContentSchema.shape.plans.element.safeParse(v).data ?? null),
+    };
+  }
+
+  async restoreApis(request: RestoreApisRequest): Promise<RestoreApisOutcome> {
+    const result = await restoreConfigVersion(this.prisma, {
+      version: request.version,
+      scope: { apiIds: request.apiIds },
+      ifUnchangedSince: request.ifUnchangedSince,
+      actor: { kind: 'gateway', id: request.actorId },
+      action: 'config.auto_rollback',
+      reason: request.reason,
+    });
+    return result.status;
   }
 
   async findKeyByHash(hash: string): Promise<KeyRecord | null> {

@@ -16,6 +16,8 @@ export interface RawRoute {
   cost: number;
   timeoutMs: number;
   public: boolean;
+  /** prefix: this path and everything below it (segment boundaries); exact: this path only. */
+  pathMatch: 'prefix' | 'exact';
 }
 
 export interface RawApi {
@@ -47,10 +49,14 @@ export interface RawSubscription {
   status: 'incomplete' | 'trialing' | 'active' | 'past_due' | 'suspended' | 'canceled';
   currentPeriodStart: Date;
   currentPeriodEnd: Date;
+  /** What quota periods are aligned to; null on old rows (their period start is the anchor). */
+  billingAnchor: Date | null;
   graceUntil: Date | null;
 }
 
 export interface RawSnapshot {
+  /** The configuration version (config_versions) the provider rows belong to; null when the source has none. */
+  version: number | null;
   apis: RawApi[];
   plans: RawPlan[];
   consumers: RawConsumer[];
@@ -88,5 +94,27 @@ export interface ControlPlaneSource {
     onReconnect(): void;
     onError(err: unknown): void;
   }): Promise<() => Promise<void>>;
+  /**
+   * Restores some APIs to their content in an earlier version, only while they are unchanged
+   * since `ifUnchangedSince` (the automatic rollback; several gateways may ask at once).
+   * Sources without versions do not implement it.
+   */
+  restoreApis?(request: RestoreApisRequest): Promise<RestoreApisOutcome>;
+  /**
+   * Earlier versions of these rows from the configuration history, newest first (several per id
+   * possible): where a quarantined row's last good version comes from after a restart.
+   */
+  loadRowHistory?(ids: { apis: string[]; plans: string[] }): Promise<{ apis: RawApi[]; plans: RawPlan[] }>;
   close(): Promise<void>;
 }
+
+export interface RestoreApisRequest {
+  version: number;
+  apiIds: string[];
+  ifUnchangedSince: number;
+  /** This gateway instance, for the version row and the audit log. */
+  actorId: string;
+  reason: Record<string, unknown>;
+}
+
+export type RestoreApisOutcome = 'restored' | 'superseded' | 'unchanged' | 'not_found';

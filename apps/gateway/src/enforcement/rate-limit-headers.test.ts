@@ -8,7 +8,7 @@ function sub(anchor: Date): CompiledSubscription {
     id: 's',
     planId: 'p',
     status: 'active',
-    currentPeriodStart: anchor,
+    billingAnchor: anchor,
     graceUntilMs: 0,
     periodStart: 0,
     periodEnd: 0,

@@ -20,7 +20,7 @@ import type { CompiledPlan, CompiledSubscription } from '../control-plane/compil
 export function refreshPeriod(sub: CompiledSubscription, plan: CompiledPlan, now: number): void {
   if (now >= sub.periodStart && now < sub.periodEnd && sub.policyHeader !== '') return;
   const p = plan.plan;
-  const period = periodContaining(sub.currentPeriodStart, p.quotaPeriod, new Date(now));
+  const period = periodContaining(sub.billingAnchor, p.quotaPeriod, new Date(now));
   sub.periodStart = period.start.getTime();
   sub.periodEnd = period.end.getTime();
   sub.quota =

@@ -1,5 +1,6 @@
 /**
- * Bounded LRU with per-entry expiry, for API key lookups (positive and negative answers).
+ * Bounded LRU with per-entry expiry, for the API keys Postgres found (unknown keys have a cache
+ * of their own, negative-key-cache.ts, so fake keys cannot push real ones out).
  * A Map keeps insertion order: a hit re-inserts the entry at the end, eviction takes the first.
  */
 interface Entry<V> {
@@ -28,6 +29,10 @@ export class TtlLru<V> {
       if (oldest.done !== true) this.map.delete(oldest.value);
     }
     this.map.set(key, { value, expiresAt });
+  }
+
+  delete(key: string): void {
+    this.map.delete(key);
   }
 
   clear(): void {

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { EgressPolicy } from './egress-policy.ts';
 import { TargetRegistry, UpstreamGroup } from './upstream.ts';
 
 const registry = new TargetRegistry({
@@ -7,6 +8,7 @@ const registry = new TargetRegistry({
   passiveFailures: 2,
   breakerFailures: 3,
   breakerOpenMs: 1000,
+  egress: new EgressPolicy([]),
 });
 afterAll(() => registry.close());
 

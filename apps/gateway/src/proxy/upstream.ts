@@ -1,4 +1,6 @@
 import { Pool } from 'undici';
+import type { EgressPolicy } from './egress-policy.ts';
+import { guardedConnector, type UpstreamForbiddenError } from './guarded-connect.ts';
 
 export interface UpstreamOptions {
   /** Connections per target. */
@@ -12,6 +14,10 @@ export interface UpstreamOptions {
   breakerOpenMs: number;
   /** Notified when a target changes availability (metrics, logs). */
   onStateChange?: (target: Target, state: 'down' | 'up' | 'breaker_open' | 'breaker_closed') => void;
+  /** Which addresses connections may go to (checked on every connect). */
+  egress: EgressPolicy;
+  /** Notified of every connection the egress policy refused (metrics, logs). */
+  onEgressRefused?: (target: Target, err: UpstreamForbiddenError) => void;
 }
 
 const CLOSED = 0;
@@ -31,6 +37,8 @@ export class Target {
   /** host[:port] of the target URL: the default upstream Host header. */
   readonly host: string;
   readonly pool: Pool;
+  /** The pool's size (admission control gives each caller a share of it). */
+  readonly connections: number;
   healthCheckPath: string | null;
   inflight = 0;
   private connFailures = 0;
@@ -52,10 +60,18 @@ export class Target {
     this.basePath = url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, '');
     this.host = url.host;
     this.healthCheckPath = healthCheckPath;
+    this.connections = opts.connections;
+    const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     this.pool = new Pool(url.origin, {
       connections: opts.connections,
       pipelining: 1,
-      connect: { timeout: opts.connectTimeoutMs },
+      connect: guardedConnector({
+        policy: opts.egress,
+        hostname,
+        port: url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port),
+        timeoutMs: opts.connectTimeoutMs,
+        onRefused: (err) => opts.onEgressRefused?.(this, err),
+      }),
       keepAliveTimeout: 4_000,
     });
   }

@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parseTrustedProxies } from '@tollgate/config';
 import {
   generateApiKey,
   type Limiter,
@@ -11,12 +12,17 @@ import {
 import pino from 'pino';
 import { AccessLog } from '../access-log.ts';
 import { buildApp } from '../app.ts';
+import { ConfigProbation } from '../control-plane/config-probation.ts';
 import { ControlPlane } from '../control-plane/control-plane.ts';
 import type { ControlPlaneSource, KeyRecord, RawSnapshot } from '../control-plane/types.ts';
-import { ApiKeyResolver } from '../identity/resolve-api-key.ts';
+import type { AdmissionOptions } from '../enforcement/admission.ts';
+import type { BodyRateOptions } from '../enforcement/body-rate.ts';
+import type { LoadShedOptions } from '../enforcement/load-shed.ts';
+import { ApiKeyResolver, type ApiKeyResolverOptions } from '../identity/resolve-api-key.ts';
 import { type JwtOptions, JwtVerifier } from '../identity/verify-jwt.ts';
 import { createMetrics } from '../metrics.ts';
-import { parseTrustedProxies } from '../proxy/headers.ts';
+import { EgressPolicy } from '../proxy/egress-policy.ts';
+import { HealthChecker } from '../proxy/health-checker.ts';
 import { TargetRegistry } from '../proxy/upstream.ts';
 
 /** Test fixtures: a recording echo upstream, a static control-plane source, a gateway on memory ports. */
@@ -156,9 +162,11 @@ export function fixtureSnapshot(upstreamUrl: string | string[], plan: Partial<Pl
     status: 'active' as const,
     currentPeriodStart: periodStart,
     currentPeriodEnd: new Date(Date.UTC(2026, 1, 15)),
+    billingAnchor: periodStart,
     graceUntil: null,
   });
   return {
+    version: null,
     apis: [
       {
         id: IDS.api,
@@ -171,7 +179,16 @@ export function fixtureSnapshot(upstreamUrl: string | string[], plan: Partial<Pl
         maxBodyBytes: 1024 * 1024,
         targets: urls.map((url, i) => ({ id: `t${i}`, url, weight: 1, healthCheckPath: null })),
         routes: [
-          { id: IDS.routeAll, name: 'all', methods: [], path: '/', cost: 1, timeoutMs: 5000, public: false },
+          {
+            id: IDS.routeAll,
+            name: 'all',
+            methods: [],
+            path: '/',
+            cost: 1,
+            timeoutMs: 5000,
+            public: false,
+            pathMatch: 'prefix',
+          },
           {
             id: IDS.routeHeavy,
             name: 'heavy',
@@ -180,6 +197,7 @@ export function fixtureSnapshot(upstreamUrl: string | string[], plan: Partial<Pl
             cost: 5,
             timeoutMs: 5000,
             public: false,
+            pathMatch: 'prefix',
           },
           {
             id: IDS.routePublic,
@@ -189,6 +207,7 @@ export function fixtureSnapshot(upstreamUrl: string | string[], plan: Partial<Pl
             cost: 1,
             timeoutMs: 5000,
             public: true,
+            pathMatch: 'prefix',
           },
           {
             id: IDS.routeSlow,
@@ -198,6 +217,7 @@ export function fixtureSnapshot(upstreamUrl: string | string[], plan: Partial<Pl
             cost: 1,
             timeoutMs: 100,
             public: false,
+            pathMatch: 'prefix',
           },
           {
             id: IDS.routeAdmin,
@@ -207,6 +227,7 @@ export function fixtureSnapshot(upstreamUrl: string | string[], plan: Partial<Pl
             cost: 1,
             timeoutMs: 5000,
             public: false,
+            pathMatch: 'prefix',
           },
         ],
       },
@@ -283,18 +304,33 @@ export interface TestGatewayOptions {
   keyTtlMs?: number;
   retries?: number;
   headersTimeoutMs?: number;
+  /** GATEWAY_UPSTREAM_ALLOW; default `127.0.0.1`, where the echo upstream listens. */
+  upstreamAllow?: string[];
+  /** Active health checks at this period, and the automatic rollback when the source can restore. */
+  health?: { intervalMs: number; failedChecks?: number };
+  instanceId?: string;
+  /** Upstream pool size per target (default 16). */
+  connections?: number;
+  admission?: Partial<AdmissionOptions>;
+  bodyRate?: Partial<BodyRateOptions>;
+  loadShed?: Partial<LoadShedOptions>;
+  /** Key resolver options beyond the defaults below. */
+  keys?: Partial<Omit<ApiKeyResolverOptions, 'ttlMs'>>;
 }
 
 /** The whole pipeline in-process on memory ports, over any control-plane source (a StaticSource, or Postgres). */
 export async function buildTestGateway(source: ControlPlaneSource, opts: TestGatewayOptions = {}) {
   const logger = pino({ level: 'silent' });
   const metrics = createMetrics();
+  const egress = new EgressPolicy(opts.upstreamAllow ?? ['127.0.0.1']);
   const registry = new TargetRegistry({
-    connections: 16,
+    connections: opts.connections ?? 16,
     connectTimeoutMs: 1000,
     passiveFailures: 3,
     breakerFailures: 5,
     breakerOpenMs: 10_000,
+    egress,
+    onEgressRefused: (_target, err) => metrics.upstreamForbidden.inc({ reason: err.verdict }),
   });
   const keys = new ApiKeyResolver(
     (h) => source.findKeyByHash(h),
@@ -302,9 +338,27 @@ export async function buildTestGateway(source: ControlPlaneSource, opts: TestGat
       ttlMs: opts.keyTtlMs ?? 5000,
       negativeTtlMs: 2000,
       maxEntries: 1000,
+      negativeMaxEntries: 1000,
+      // Generous in tests that are not about the budget: every test request comes from 127.0.0.1.
+      budget: { perSecond: 1000, burst: 1000, maxAddresses: 1000 },
+      gate: { concurrency: 4, queue: 256 },
+      ...opts.keys,
     },
     metrics,
   );
+  const instanceId = opts.instanceId ?? 'gateway/test';
+  const restore = source.restoreApis?.bind(source);
+  const probation =
+    opts.health === undefined || restore === undefined
+      ? null
+      : new ConfigProbation({
+          failedChecks: opts.health.failedChecks ?? 3,
+          maxAgeMs: 120_000,
+          instanceId,
+          restore,
+          metrics,
+          logger,
+        });
   const controlPlane = new ControlPlane({
     source,
     registry,
@@ -314,8 +368,18 @@ export async function buildTestGateway(source: ControlPlaneSource, opts: TestGat
     resyncMs: 60_000,
     debounceMs: 1,
     onKeysChanged: () => keys.clear(),
+    onApplied: probation === null ? undefined : (previous, next) => probation.onApplied(previous, next),
   });
   await controlPlane.start();
+  const health =
+    opts.health === undefined
+      ? null
+      : new HealthChecker(registry, {
+          intervalMs: opts.health.intervalMs,
+          timeoutMs: Math.min(1000, opts.health.intervalMs),
+          onResult: probation === null ? undefined : (t, ok) => probation.onHealthResult(t, ok),
+        });
+  health?.start();
   const sink = opts.sink ?? new MemoryUsageSink();
   const limiter = opts.limiter ?? new MemoryLimiter();
   const app = buildApp({
@@ -329,12 +393,17 @@ export async function buildTestGateway(source: ControlPlaneSource, opts: TestGat
     accessLog: AccessLog.off(),
     logger,
     options: {
-      instanceId: 'gateway/test',
+      instanceId,
       trustedProxies: parseTrustedProxies(opts.trustedProxies ?? []),
       consumerHeader: 'x-tollgate-consumer',
       planHeader: 'x-tollgate-plan',
       retries: opts.retries ?? 1,
       failClosedRetryAfterS: 1,
+      admission: { maxPerAddress: 64, maxPerConsumer: 256, upstreamShare: 0.25, ...opts.admission },
+      bodyRate: { minBytesPerS: 1024, graceMs: 5_000, ...opts.bodyRate },
+      // Load shedding by loop lag off by default here: unit tests share a loaded machine, and a
+      // test gateway lives in the test runner's busy event loop. The in-flight bound stays on.
+      loadShed: { maxInFlight: 10_000, maxLoopLagMs: 0, ...opts.loadShed },
     },
     limits: {
       maxHeaderBytes: 16_384,
@@ -351,7 +420,11 @@ export async function buildTestGateway(source: ControlPlaneSource, opts: TestGat
     controlPlane,
     keys,
     registry,
+    egress,
+    probation,
+    health,
     async close() {
+      health?.stop();
       await app.close();
       await controlPlane.close();
       await registry.close();

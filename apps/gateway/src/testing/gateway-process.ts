@@ -31,6 +31,8 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
       GATEWAY_PORT: String(port),
       GATEWAY_ADMIN_PORT: String(adminPort),
       GATEWAY_SPOOL_DIR: spool,
+      // The echo upstreams of the tests listen on loopback.
+      GATEWAY_UPSTREAM_ALLOW: '127.0.0.1',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -29,7 +29,7 @@ export async function seedGateway(
       routes: {
         create: [
           { name: 'all', methods: [], path: '/', cost: 1, timeoutMs: 5000 },
-          { name: 'health', methods: ['GET'], path: '/health', cost: 0, public: true },
+          { name: 'health', methods: ['GET'], path: '/health', cost: 0, public: true, pathMatch: 'exact' },
         ],
       },
     },

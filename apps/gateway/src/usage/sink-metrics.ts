@@ -9,6 +9,9 @@ export interface SinkStatsSource {
     sent: number;
     dropped: number;
     sendErrors: number;
+    records: number;
+    /** Produce requests made to Kafka (the bench reports them per 1,000 requests). */
+    produceRequests: number;
     kafkaUp: boolean;
   };
 }
@@ -40,6 +43,16 @@ export function registerSinkMetrics(metrics: GatewayMetrics, sink: SinkStatsSour
     'tollgate_gateway_kafka_send_errors',
     'Failed Kafka sends (retried from the spool)',
     (s) => s.sendErrors,
+  );
+  gauge(
+    'tollgate_gateway_usage_records_sent',
+    'Kafka records acked, each a batch of usage events (since start)',
+    (s) => s.records,
+  );
+  gauge(
+    'tollgate_gateway_kafka_produce_requests',
+    'Produce requests the usage sink made to Kafka (since start; the bench reports them per 1,000 requests)',
+    (s) => s.produceRequests,
   );
   gauge('tollgate_gateway_kafka_up', '1 when the last Kafka send or probe succeeded', (s) =>
     s.kafkaUp ? 1 : 0,

@@ -1,6 +1,6 @@
-import { periodContaining } from '@tollgate/core';
+import type { UsageStore } from '@tollgate/clickhouse';
+import { quotaPeriodOf } from '@tollgate/core';
 import type { PrismaClient } from '@tollgate/db';
-import type { UsageQueries } from '../usage/usage-queries.ts';
 
 /**
  * Raises quota alerts: when a subscription's exact billable units in the current quota period
@@ -25,7 +25,7 @@ export interface RaisedAlert {
 }
 
 export async function evaluateUsageAlerts(
-  deps: { prisma: PrismaClient; usage: UsageQueries; now: Date },
+  deps: { prisma: PrismaClient; usage: UsageStore; now: Date },
   consumerIds: Iterable<string>,
 ): Promise<RaisedAlert[]> {
   // Events may name consumers Postgres does not know (or not as a UUID): nothing to alert.
@@ -39,7 +39,7 @@ export async function evaluateUsageAlerts(
   for (const sub of subscriptions) {
     const quota = sub.plan.quota;
     if (quota === null || quota <= 0) continue;
-    const period = periodContaining(sub.currentPeriodStart, sub.plan.quotaPeriod, deps.now);
+    const period = quotaPeriodOf(sub, sub.plan.quotaPeriod, deps.now);
     const { billableUnits } = await deps.usage.totals({
       consumerId: sub.consumerId,
       from: period.start,

@@ -6,6 +6,7 @@ import {
   FinanceReportResponseSchema,
   LatencyQuerySchema,
   LatencyResponseSchema,
+  MAX_RANGE_MS,
   ProblemSchema,
   QuotaQuerySchema,
   QuotaResponseSchema,
@@ -29,13 +30,16 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
   return rest;
 }
 
-function queryParameters(schema: z.ZodType) {
+function queryParameters(schema: z.ZodType, range: boolean) {
   const js = jsonSchema(schema, 'input');
   const required = new Set(js.required ?? []);
   return Object.entries(js.properties ?? {}).map(([name, s]) => ({
     name,
     in: 'query',
     required: required.has(name),
+    ...(range && name === 'to'
+      ? { description: `After \`from\`, at most ${RANGE_RULE.maxDays} days after it` }
+      : {}),
     schema: s,
   }));
 }
@@ -45,12 +49,23 @@ const problem = (description: string) => ({
   content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } },
 });
 
+/**
+ * The cross-field rule of every ranged query (schemas.ts `range`), which JSON Schema cannot
+ * state: `to` after `from`, at most MAX_RANGE_MS later. Said in words on `to`, and for tools as
+ * an extension (the contract fuzz's generator reads it: infra/schemathesis/hooks.py).
+ */
+const RANGE_RULE = { from: 'from', to: 'to', maxDays: MAX_RANGE_MS / 86_400_000 };
+
 function operation(opts: {
   id: string;
   summary: string;
   query: z.ZodType;
   response: z.ZodType;
   csv?: boolean;
+  /** The query is a time range (from, to). */
+  range?: boolean;
+  /** Answers besides 200, 400, 401 and 503. */
+  more?: Record<string, unknown>;
 }) {
   const content: Record<string, unknown> = {
     'application/json': { schema: jsonSchema(opts.response, 'output') },
@@ -61,11 +76,13 @@ function operation(opts: {
       operationId: opts.id,
       summary: opts.summary,
       security: [{ serviceToken: [] }],
-      parameters: queryParameters(opts.query),
+      parameters: queryParameters(opts.query, opts.range === true),
+      ...(opts.range ? { 'x-tollgate-range': RANGE_RULE } : {}),
       responses: {
         '200': { description: 'OK', content },
         '400': problem('Invalid query: every problem is listed in `errors`'),
         '401': problem('Missing or wrong service token'),
+        ...opts.more,
         '503': problem('ClickHouse or Postgres unavailable'),
       },
     },
@@ -91,18 +108,21 @@ export function buildOpenApiDocument() {
     paths: {
       '/v1/usage/totals': operation({
         id: 'getUsageTotals',
+        range: true,
         summary: 'Requests, billable units and errors of a consumer in [from, to)',
         query: TotalsQuerySchema,
         response: TotalsResponseSchema,
       }),
       '/v1/usage/timeseries': operation({
         id: 'getUsageTimeseries',
+        range: true,
         summary: 'Counters per hour, day or month (UTC), optionally grouped by api, route, key or status',
         query: TimeseriesQuerySchema,
         response: TimeseriesResponseSchema,
       }),
       '/v1/usage/rollup': operation({
         id: 'getUsageRollup',
+        range: true,
         summary:
           'Dashboard series from the hourly/daily rollups: cheap over long ranges but approximate (redelivered ' +
           'events count again); use /v1/usage/timeseries for exact figures',
@@ -111,6 +131,7 @@ export function buildOpenApiDocument() {
       }),
       '/v1/usage/latency': operation({
         id: 'getUsageLatency',
+        range: true,
         summary: 'Exact p50/p95/p99 latency per route',
         query: LatencyQuerySchema,
         response: LatencyResponseSchema,
@@ -120,9 +141,11 @@ export function buildOpenApiDocument() {
         summary: "Usage of the current quota period of the consumer's live subscription",
         query: QuotaQuerySchema,
         response: QuotaResponseSchema,
+        more: { '404': problem('The consumer has no live subscription') },
       }),
       '/v1/reports/finance': operation({
         id: 'getFinanceReport',
+        range: true,
         summary:
           'Every consumer: plan, requests, billable units, errors, amount. format=csv streams RFC 4180 CSV; ' +
           "text cells starting with = + - @ are prefixed with ' against formula injection",

@@ -1,5 +1,5 @@
+import { GRANULARITIES, GROUP_BYS, ROLLUP_GROUP_BYS } from '@tollgate/clickhouse';
 import { z } from '@tollgate/config';
-import { GRANULARITIES, GROUP_BYS, ROLLUP_GROUP_BYS } from '../usage/usage-sql.ts';
 
 /**
  * Request and response schemas of the usage API. Queries are validated with these (every

@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { backoffDelay } from './backoff.ts';
-import { clickhouseDateTime, toUsageEventRow } from './event-row.ts';
+import { clickhouseDateTime, toUsageEventRow, USAGE_EVENT_COLUMNS, usageEventRowTsv } from './event-row.ts';
 
 const event = {
   specversion: '1.0' as const,
@@ -71,5 +72,49 @@ describe('event-row', () => {
     expect(backoffDelay(1, 100, 1000, () => 1)).toBe(100);
     expect(backoffDelay(3, 100, 1000, () => 1)).toBe(400);
     expect(backoffDelay(20, 100, 1000, () => 1)).toBe(1000);
+  });
+
+  it('writes the values of the row as one TabSeparated line, whatever the text (tabs, newlines, backslashes, NUL)', () => {
+    // The reference: ClickHouse's TabSeparated escaping, character by character.
+    const escaped = (v: string) =>
+      [...v]
+        .map((c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r', '\0': '\\0' })[c] ?? c)
+        .join('');
+    const text = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.string({ unit: fc.constantFrom('a', '\\', '\t', '\n', '\r', '\0', '"'), maxLength: 12 }),
+    );
+    const generated = fc.record({
+      source: text,
+      id: fc.oneof(fc.uuid({ version: 7 }), text),
+      time: fc.integer({ min: -1e11, max: 5e12 }).map((ms) => new Date(ms).toISOString()),
+      consumerId: text,
+      keyId: fc.option(text, { nil: null }),
+      planId: fc.option(text, { nil: null }),
+      subscriptionId: fc.option(text, { nil: null }),
+      apiId: text,
+      routeId: text,
+      method: text,
+      status: fc.integer({ min: 100, max: 599 }),
+      bytesIn: fc.oneof(fc.nat(), fc.maxSafeInteger(), fc.constant(2 ** 60)),
+      bytesOut: fc.nat(),
+      latencyMs: fc.double({ min: 0, max: 1e6, noNaN: true }),
+      units: fc.oneof(fc.nat(), fc.constant(2 ** 32)),
+      billable: fc.boolean(),
+    });
+    fc.assert(
+      fc.property(generated, ({ source, id, time, ...data }) => {
+        const e = { ...event, source, id, time, data };
+        const ingestedAt = new Date('2026-11-21T23:09:06.999Z');
+        const expected = toUsageEventRow(e, ingestedAt);
+        const actual = usageEventRowTsv(e, clickhouseDateTime(ingestedAt));
+        if (expected.ok) {
+          const row = expected.row;
+          const line = USAGE_EVENT_COLUMNS.map((c) => escaped(String(row[c]))).join('\t');
+          expect(actual).toEqual({ ok: true, line });
+        } else expect(actual).toEqual(expected);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

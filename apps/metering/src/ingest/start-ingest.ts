@@ -1,5 +1,4 @@
 import type { SqlRunner } from '@tollgate/clickhouse';
-import { parseUsageEvent } from '@tollgate/core';
 import {
   type Consumer,
   createConsumer,
@@ -10,16 +9,21 @@ import {
 } from '@tollgate/kafka';
 import type { Log } from '../log.ts';
 import { backoffDelay } from './backoff.ts';
-import { toUsageEventRow, type UsageEventRow } from './event-row.ts';
+import { type DecodedChunk, decodeUsageBatch } from './decode-usage-records.ts';
+import { USAGE_EVENT_COLUMNS } from './event-row.ts';
 import { createInsertCoalescer } from './insert-coalescer.ts';
 
 /**
  * Kafka -> ClickHouse, effectively once.
  *
+ * - Records: usage topic v2, many events per record (packages/kafka usage-topic/usage-record.ts);
+ *   a record becomes rows (decode-usage-records.ts), built as TabSeparated text and inserted as
+ *   one byte stream, never as objects serialized again.
  * - Batching: by size and time at the fetch (the broker answers once `fetchMinBytes` have
  *   accumulated or after `batchMaxWaitMs`, at most `fetchMaxBytesPerPartition`), and about
- *   `batchMaxRows` rows per insert. Partitions are processed concurrently and the rows of
- *   partitions fetched together go into one insert (insert-coalescer.ts).
+ *   `batchMaxRows` events per insert (whole records: a record is never split across inserts).
+ *   Partitions are processed concurrently and the rows of partitions fetched together go into
+ *   one insert (insert-coalescer.ts).
  * - At least once into ClickHouse: an offset is resolved and committed only after the insert
  *   holding its event returned (and its dead letters were acknowledged by Kafka). A crash
  *   between insert and commit redelivers the batch; usage_events_v1 is a ReplacingMergeTree
@@ -28,9 +32,11 @@ import { createInsertCoalescer } from './insert-coalescer.ts';
  * - Rebalance: no offset is resolved or committed for a partition that was sought or taken
  *   away while its batch was in flight (`isStale`), and no new batch starts once the consumer
  *   is stopping. The broker also rejects commits from an old group generation.
- * - Poison messages (not JSON, wrong schema, unknown version, values the table cannot hold)
- *   go to the dead-letter topic with the reason in the `tollgate-dead-letter-reason` header;
- *   the rest of the batch is stored and the partition keeps flowing.
+ * - Malformed events (not JSON, wrong schema, unknown version, values the table cannot hold)
+ *   go to the dead-letter topic one by one, each alone with the reason in the
+ *   `tollgate-dead-letter-reason` header and its source topic, partition, offset and index in
+ *   the record; every other event of the record is stored and the partition keeps flowing. A
+ *   record that is not a usage batch at all is one dead letter.
  * - ClickHouse (or the dead-letter producer) failing: nothing of the batch is resolved, the
  *   partition is paused, and resumed after an exponential backoff; kafkajs then fetches again
  *   from the last resolved offset. No loss, no crash loop, other partitions unaffected.
@@ -38,7 +44,7 @@ import { createInsertCoalescer } from './insert-coalescer.ts';
  *   then the consumer leaves the group. Offsets are committed explicitly (autoCommit off), so
  *   nothing that was not stored is ever committed.
  */
-export const DEAD_LETTER_REASON_HEADER = 'tollgate-dead-letter-reason';
+export { DEAD_LETTER_REASON_HEADER } from './decode-usage-records.ts';
 
 export interface IngestOptions {
   kafka: Kafka;
@@ -54,6 +60,8 @@ export interface IngestOptions {
   partitionsConcurrently: number;
   retryInitialMs: number;
   retryMaxMs: number;
+  /** Called when kafkajs hands over a fetched batch, before any of it is decoded (bench/metering times from it). */
+  onFetched?: (batch: { topic: string; partition: number; records: number }) => void;
   /** Called after a batch was stored and committed, with the consumers it touched (alerts). */
   onStored?: (batch: StoredBatch) => void;
   /** Called when a batch could not be stored and its partition was paused (metrics). */
@@ -72,6 +80,8 @@ export interface StoredBatch {
   lastOffset: string;
   rows: number;
   deadLetters: number;
+  /** Events left out because their id was already in the same insert (stored once). */
+  duplicates: number;
   consumerIds: Set<string>;
 }
 
@@ -82,6 +92,8 @@ export interface IngestStatus {
   lastError: string | null;
   storedRows: number;
   deadLetters: number;
+  /** Events left out of an insert that already held their id. */
+  duplicateEvents: number;
   lastStoredAt: Date | null;
 }
 
@@ -111,8 +123,8 @@ export async function startIngest(opts: IngestOptions): Promise<Ingest> {
   // Bounded retries: a dead-letter send during an outage fails, and the batch backs off like a failed insert.
   const producer: Producer = createIdempotentProducer(opts.kafka, { retries: 5 });
 
-  const inserts = createInsertCoalescer<UsageEventRow>(
-    (rows) => opts.store.insert('usage_events_v1', rows),
+  const inserts = createInsertCoalescer<string>(
+    (rows) => opts.store.insertTabSeparated('usage_events_v1', USAGE_EVENT_COLUMNS, rows),
     opts.batchMaxRows,
   );
   const failures = new Map<string, number>();
@@ -124,6 +136,7 @@ export async function startIngest(opts: IngestOptions): Promise<Ingest> {
     lastError: null,
     storedRows: 0,
     deadLetters: 0,
+    duplicateEvents: 0,
     lastStoredAt: null,
   };
 
@@ -147,67 +160,34 @@ export async function startIngest(opts: IngestOptions): Promise<Ingest> {
     timers.add(timer);
   }
 
-  async function processChunk(
-    payload: EachBatchPayload,
-    messages: EachBatchPayload['batch']['messages'],
-  ): Promise<StoredBatch | 'failed'> {
+  /** Sends a chunk's dead letters, inserts its rows; 'failed' once its partition is paused. */
+  async function storeChunk(payload: EachBatchPayload, chunk: DecodedChunk): Promise<StoredBatch | 'failed'> {
     const { batch } = payload;
-    const tp = `${batch.topic}:${batch.partition}`;
-    const ingestedAt = new Date();
-    const rows: UsageEventRow[] = [];
-    const dead: { message: (typeof messages)[number]; reason: string }[] = [];
-    const consumerIds = new Set<string>();
-    for (const message of messages) {
-      if (message.value === null || message.value.length === 0) {
-        dead.push({ message, reason: 'empty message value' });
-        continue;
-      }
-      const parsed = parseUsageEvent(message.value);
-      if (!parsed.ok) {
-        dead.push({ message, reason: parsed.reason });
-        continue;
-      }
-      const mapped = toUsageEventRow(parsed.event, ingestedAt);
-      if (!mapped.ok) {
-        dead.push({ message, reason: mapped.reason });
-        continue;
-      }
-      rows.push(mapped.row);
-      consumerIds.add(mapped.row.consumer_id);
-    }
+    const { decoded } = chunk;
     try {
-      if (dead.length > 0) {
-        await producer.send({
-          topic: opts.deadLetterTopic,
-          messages: dead.map(({ message, reason }) => ({
-            key: message.key,
-            value: message.value,
-            headers: {
-              ...message.headers,
-              [DEAD_LETTER_REASON_HEADER]: reason,
-              'tollgate-source-topic': batch.topic,
-              'tollgate-source-partition': String(batch.partition),
-              'tollgate-source-offset': message.offset,
-            },
-          })),
-        });
+      // Dead letters first: an offset is committed only once they are acknowledged too.
+      if (decoded.deadLetters.length > 0) {
+        await producer.send({ topic: opts.deadLetterTopic, messages: decoded.deadLetters });
       }
-      if (rows.length > 0) await inserts.submit(rows);
+      if (decoded.rows.length > 0) await inserts.submit(decoded.rows);
     } catch (err) {
-      backOff(tp, payload.pause, err);
+      backOff(`${batch.topic}:${batch.partition}`, payload.pause, err);
       return 'failed';
     }
     return {
       topic: batch.topic,
       partition: batch.partition,
-      lastOffset: messages[messages.length - 1]!.offset,
-      rows: rows.length,
-      deadLetters: dead.length,
-      consumerIds,
+      lastOffset: chunk.lastOffset,
+      rows: decoded.rows.length,
+      deadLetters: decoded.deadLetters.length,
+      duplicates: decoded.duplicates,
+      consumerIds: decoded.consumerIds,
     };
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    opts.onFetched?.({ topic: batch.topic, partition: batch.partition, records: batch.messages.length });
     const release = inserts.enter();
     try {
       await processBatch(payload);
@@ -219,11 +199,16 @@ export async function startIngest(opts: IngestOptions): Promise<Ingest> {
   async function processBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, isRunning, isStale, resolveOffset, commitOffsetsIfNecessary, heartbeat } = payload;
     const tp = `${batch.topic}:${batch.partition}`;
-    for (let i = 0; i < batch.messages.length; i += opts.batchMaxRows) {
+    // Chunks of about batchMaxRows events; the next one is decoded while this one is stored
+    // (only decoded: it is stored, and its offsets committed, after this one's).
+    const chunks = decodeUsageBatch(batch, opts.batchMaxRows);
+    let next = await chunks.next();
+    while (!next.done) {
       // A partition waiting out a backoff ignores batches fetched before it was paused.
       if (blocked.has(tp) || !isRunning() || isStale()) return;
-      const chunk = batch.messages.slice(i, i + opts.batchMaxRows);
-      const stored = await processChunk(payload, chunk);
+      const storing = storeChunk(payload, next.value);
+      const [stored, following] = await Promise.all([storing, chunks.next()]);
+      next = following;
       if (stored === 'failed') return;
       await opts.afterInsert?.(stored);
       // Taken away or sought while we inserted: its next owner re-reads these; copies collapse.
@@ -240,6 +225,7 @@ export async function startIngest(opts: IngestOptions): Promise<Ingest> {
       failures.delete(tp);
       state.storedRows += stored.rows;
       state.deadLetters += stored.deadLetters;
+      state.duplicateEvents += stored.duplicates;
       state.lastStoredAt = new Date();
       state.lastError = null;
       if (stored.deadLetters > 0) {

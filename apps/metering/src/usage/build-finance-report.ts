@@ -1,8 +1,7 @@
+import type { TimeRange, UsageStore } from '@tollgate/clickhouse';
 import { priceForPeriod } from '@tollgate/core';
 import type { PrismaClient } from '@tollgate/db';
 import { csvNumber, csvRecord, csvText } from './csv.ts';
-import type { UsageQueries } from './usage-queries.ts';
-import type { TimeRange } from './usage-sql.ts';
 
 /**
  * The finance report for a billing period: every consumer Postgres knows plus every consumer
@@ -77,7 +76,7 @@ function toRow(
 
 /** Consumers with usage first (ClickHouse order, by id, streamed), then the accounts without usage. */
 export async function* financeReportRows(
-  deps: { prisma: PrismaClient; usage: UsageQueries },
+  deps: { prisma: PrismaClient; usage: UsageStore },
   range: TimeRange,
 ): AsyncGenerator<FinanceReportRow> {
   const accounts = await loadAccounts(deps.prisma);

@@ -1,11 +1,11 @@
-import { periodContaining, TollgateError } from '@tollgate/core';
+import type { UsageStore } from '@tollgate/clickhouse';
+import { quotaPeriodOf, TollgateError } from '@tollgate/core';
 import type { PrismaClient } from '@tollgate/db';
-import type { UsageQueries } from './usage-queries.ts';
 
 /**
  * Current quota period usage for the portal: the consumer's live subscription (active,
  * trialing or past_due; the most recent if several) and its plan from Postgres, the period
- * containing `now` aligned to the subscription's anchor (periodContaining from core: monthly
+ * containing `now` aligned to the subscription's billing anchor (quotaPeriodOf from core: monthly
  * or daily quotas), and exact billable units from ClickHouse. `quota` null means unlimited
  * (remaining and percent are then null too).
  */
@@ -22,7 +22,7 @@ export interface QuotaUsage {
 }
 
 export async function getQuotaUsage(
-  deps: { prisma: PrismaClient; usage: UsageQueries; now: Date },
+  deps: { prisma: PrismaClient; usage: UsageStore; now: Date },
   consumerId: string,
 ): Promise<QuotaUsage> {
   const sub = await deps.prisma.subscription.findFirst({
@@ -33,7 +33,7 @@ export async function getQuotaUsage(
   if (sub === null) {
     throw new TollgateError('not_found', 'NO_SUBSCRIPTION', 'The consumer has no live subscription.');
   }
-  const period = periodContaining(sub.currentPeriodStart, sub.plan.quotaPeriod, deps.now);
+  const period = quotaPeriodOf(sub, sub.plan.quotaPeriod, deps.now);
   const { billableUnits } = await deps.usage.totals({ consumerId, from: period.start, to: period.end });
   const quota = sub.plan.quota;
   return {

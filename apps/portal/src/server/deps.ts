@@ -11,6 +11,11 @@ interface Deps {
 
 const holder = globalThis as unknown as { __tollgatePortalDeps?: Deps };
 
+/** Tests and scripts: use these adapters instead of building them from the configuration. */
+export function provideDeps(provided: Deps): void {
+  holder.__tollgatePortalDeps = provided;
+}
+
 export function deps(): Deps {
   holder.__tollgatePortalDeps ??= { prisma: createPrisma(getConfig().DATABASE_URL) };
   return holder.__tollgatePortalDeps;

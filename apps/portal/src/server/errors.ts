@@ -1,4 +1,5 @@
 import { isTollgateError, TollgateError } from '@tollgate/core';
+import { databaseError } from '@tollgate/db/client';
 
 export { isTollgateError };
 
@@ -40,12 +41,22 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.in
   );
 }
 
+/**
+ * The error as the caller should see it: our own errors as they are, a value Postgres refused
+ * (NUL in text, a number out of range, a duplicate key) as the 4xx it is; undefined for the
+ * unexpected, which callers log and report generically. Shared by server actions and /admin/v1.
+ */
+export function knownError(err: unknown): TollgateError | undefined {
+  return isTollgateError(err) ? err : databaseError(err);
+}
+
 /** Maps any error to a safe action result; unknown errors are logged and reported generically. */
-export function toActionError(err: unknown): {
+export function toActionError(cause: unknown): {
   ok: false;
   error: string;
   fieldErrors?: Record<string, string>;
 } {
+  const err = knownError(cause) ?? cause;
   if (isTollgateError(err)) {
     const fieldErrors = err.details?.fieldErrors as Record<string, string> | undefined;
     return fieldErrors ? { ok: false, error: err.message, fieldErrors } : { ok: false, error: err.message };

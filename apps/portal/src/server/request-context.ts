@@ -1,12 +1,27 @@
+import { clientAddress, isTrustedPeer, parseTrustedProxies, type TrustedProxies } from '@tollgate/config';
 import { headers } from 'next/headers';
 import { getConfig } from '../config.ts';
+import { readForwarded } from './forwarded-headers.ts';
 
-/** Client IP as seen by `next start` (it sets x-forwarded-for from the socket). */
+let trusted: { list: TrustedProxies } | undefined;
+function trustedProxies(): TrustedProxies {
+  trusted ??= { list: parseTrustedProxies(getConfig().PORTAL_TRUSTED_PROXIES) };
+  return trusted.list;
+}
+
+/**
+ * The client's address: the socket peer, or, when the peer is in PORTAL_TRUSTED_PROXIES, the
+ * right-most untrusted X-Forwarded-For hop (the gateway's rule, from @tollgate/config).
+ * 'unknown' when the request did not pass src/proxy.ts.
+ */
+export function clientAddressOf(requestHeaders: Headers): string {
+  const forwarded = readForwarded(requestHeaders);
+  return clientAddress(trustedProxies(), forwarded.peer, forwarded.clientForwardedFor) ?? 'unknown';
+}
+
+/** The client's address for the current server action, page or route handler. */
 export async function clientIp(): Promise<string> {
-  const h = await headers();
-  const forwarded = h.get('x-forwarded-for');
-  const first = forwarded?.split(',')[0]?.trim();
-  return first && first.length > 0 ? first.slice(0, 64) : 'unknown';
+  return clientAddressOf(await headers());
 }
 
 export async function userAgent(): Promise<string | null> {
@@ -14,14 +29,18 @@ export async function userAgent(): Promise<string | null> {
 }
 
 /**
- * The portal's public origin: PORTAL_PUBLIC_URL when configured, else derived from the request
- * (host + proto headers that `next start` sets).
+ * The portal's public origin: PORTAL_PUBLIC_URL when configured, else derived from the request:
+ * its Host, and https when the socket is TLS or a trusted proxy says X-Forwarded-Proto: https.
  */
 export async function publicOrigin(): Promise<string> {
   const configured = getConfig().PORTAL_PUBLIC_URL;
   if (configured) return new URL(configured).origin;
   const h = await headers();
-  const proto = h.get('x-forwarded-proto') === 'https' ? 'https' : 'http';
+  const forwarded = readForwarded(h);
+  const claimed = forwarded.clientForwardedProto?.split(',')[0]?.trim().toLowerCase();
+  const viaTrustedProxy = isTrustedPeer(trustedProxies(), forwarded.peer);
+  const proto =
+    forwarded.socketProto === 'https' || (viaTrustedProxy && claimed === 'https') ? 'https' : 'http';
   return `${proto}://${h.get('host') ?? '127.0.0.1'}`;
 }
 

@@ -1,7 +1,40 @@
 import { z } from '@tollgate/config';
 
 /** Field helpers that accept both HTML form strings and JSON values. */
-const blankToNull = (v: unknown) => (v === '' || v === undefined || v === null ? null : v);
+export const blankToNull = (v: unknown) => (v === '' || v === undefined || v === null ? null : v);
+
+const numberFrom = (blank: number | null | undefined) => (v: unknown) => {
+  if (v === '' || v === undefined) return blank;
+  if (typeof v === 'string' && /^\s*-?\d+(\.\d+)?\s*$/.test(v)) return Number(v);
+  return v;
+};
+
+/**
+ * A form's numeric string as a number for `schema` (core's rule for the field, which the JSON
+ * Schema of the OpenAPI document states); a blank field is missing.
+ */
+export const formNumber = <T extends z.ZodType>(schema: T) => z.preprocess(numberFrom(undefined), schema);
+
+/** formNumber, with `fallback` for a blank or missing field. */
+export const formNumberOr = <T extends z.ZodType<number | null>>(schema: T, fallback: number | null) =>
+  z.preprocess(numberFrom(fallback), schema).default(fallback as never);
+
+/** Comma- or whitespace-separated text, or an array, for a list schema of core's (blanks dropped). */
+export const formList = <T extends z.ZodType>(schema: T) =>
+  z.preprocess(
+    (v) =>
+      Array.isArray(v)
+        ? v.filter((x) => x !== '')
+        : typeof v === 'string'
+          ? v
+              .split(/[\s,]+/)
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : v === undefined || v === null
+            ? []
+            : v,
+    schema,
+  );
 
 export const uuid = z.uuid({ message: 'not a valid id' });
 export const trimmed = (max: number) => z.string().trim().min(1, 'required').max(max);

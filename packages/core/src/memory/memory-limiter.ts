@@ -1,5 +1,5 @@
 import type { Clock, LimitDecision, Limiter, LimitRequest } from '../ports.ts';
-import { systemClock } from '../ports.ts';
+import { quotaPeriodId, systemClock } from '../ports.ts';
 
 interface Bucket {
   tokens: number;
@@ -26,7 +26,7 @@ export class MemoryLimiter implements Limiter {
     let quotaKey: string | null = null;
     let used = 0;
     if (req.quota !== null) {
-      quotaKey = `${req.subject}:q:${req.quota.periodStart}`;
+      quotaKey = `${req.subject}:q:${quotaPeriodId(req.quota.periodStart)}`;
       used = this.counters.get(quotaKey) ?? 0;
       if (used + req.cost > req.quota.limit) {
         return {
@@ -42,7 +42,7 @@ export class MemoryLimiter implements Limiter {
     let tokens: number | null = null;
     let bucketKey: string | null = null;
     if (req.rate !== null) {
-      bucketKey = `${req.subject}:r`;
+      bucketKey = `${req.rateSubject ?? req.subject}:r`;
       const b = this.buckets.get(bucketKey) ?? { tokens: req.rate.burst, updatedAt: now };
       tokens = Math.min(req.rate.burst, b.tokens + ((now - b.updatedAt) / 1000) * req.rate.perSecond);
       if (tokens < req.cost) {
@@ -72,7 +72,7 @@ export class MemoryLimiter implements Limiter {
 
   async refund(req: Pick<LimitRequest, 'subject' | 'cost' | 'quota'>): Promise<void> {
     if (req.quota === null) return;
-    const key = `${req.subject}:q:${req.quota.periodStart}`;
+    const key = `${req.subject}:q:${quotaPeriodId(req.quota.periodStart)}`;
     const used = this.counters.get(key) ?? 0;
     this.counters.set(key, Math.max(0, used - req.cost));
   }

@@ -17,7 +17,7 @@ const kafka = createKafka({
 const sink = KafkaUsageSink.open({
   kafka,
   spoolDir,
-  topic: 'tollgate.usage.v1.crash',
+  topic: 'tollgate.usage.v2.crash',
   fsyncIntervalMs: 100,
   writeMode: writeMode === 'sync' ? 'sync' : 'async',
 });

@@ -13,6 +13,7 @@ import { freePort } from '../testing/free-port.ts';
 import { makeUsageEvent, readWholeTopic } from '../testing/usage-events.ts';
 import { KafkaUsageSink, type SinkLogger } from './kafka-usage-sink.ts';
 import { encodeLine, segmentName } from './spool-format.ts';
+import { usageEventJson } from './usage-event-json.ts';
 
 const brokers = sharedStackEnv().KAFKA_BROKERS!.split(',');
 const kafka = createKafka({ brokers, clientId: 'usage-sink-test', retries: 2 });
@@ -25,7 +26,7 @@ function spoolDir(): string {
 }
 
 async function freshTopic(): Promise<string> {
-  const topic = `tollgate.usage.v1.test-${randomUUID()}`;
+  const topic = `tollgate.usage.v2.test-${randomUUID()}`;
   await ensureTopics(kafka, [{ topic, numPartitions: 3 }]);
   return topic;
 }
@@ -51,7 +52,7 @@ afterAll(() => {
 });
 
 describe('usage sink: happy path', () => {
-  it('N events published → exactly N in the topic (ids compared), keyed by consumer id', async () => {
+  it('N events published → exactly N in the topic (ids compared), in a few records, one consumer per partition', async () => {
     const topic = await freshTopic();
     const sink = KafkaUsageSink.open({ kafka, topic, spoolDir: spoolDir(), log });
     const ids = new Set<string>();
@@ -75,10 +76,15 @@ describe('usage sink: happy path', () => {
     const got = await readWholeTopic(kafka, topic);
     expect(got).toHaveLength(3000);
     expect(new Set(got.map((m) => m.id))).toEqual(ids);
-    for (const m of got) expect(m.key).toBe(m.consumerId);
-    // Keyed: one consumer's events all land on one partition.
+    // v2 records carry no key: the partition is chosen per consumer by the sink.
+    for (const m of got) expect(m.key).toBeNull();
+    // One consumer's events all land on one partition.
     for (const c of consumers)
       expect(new Set(got.filter((m) => m.consumerId === c).map((m) => m.partition)).size).toBe(1);
+    // Many events per record, at most one record per partition per produce request.
+    expect(stats.records).toBeLessThan(3000 / 50);
+    expect(stats.records).toBeLessThanOrEqual(stats.produceRequests * 3);
+    expect(stats.produceRequests).toBeGreaterThan(0);
   });
 
   it('acked segments are deleted; the spool stays about one segment in steady state', async () => {
@@ -161,7 +167,7 @@ describe('usage sink: torn and corrupt spool lines', () => {
     const topic = await freshTopic();
     const dir = spoolDir();
     const valid = Array.from({ length: 10 }, (_, i) => makeUsageEvent(`c${i % 2}`, i));
-    const lines = valid.map((e) => encodeLine(JSON.stringify(e)));
+    const lines = valid.map((e) => encodeLine(usageEventJson(e)));
     // Segment 1: 5 valid, one with a flipped byte (CRC mismatch), one garbage line, 5 valid.
     const flipped = lines[0]!.replace('"GET"', '"PUT"');
     writeFileSync(
@@ -170,7 +176,7 @@ describe('usage sink: torn and corrupt spool lines', () => {
     );
     // Segment 2: a torn last line, as a crash mid-write leaves it.
     const extra = makeUsageEvent('c9', 99);
-    const extraLine = encodeLine(JSON.stringify(extra));
+    const extraLine = encodeLine(usageEventJson(extra));
     appendFileSync(join(dir, segmentName(2)), extraLine + extraLine.slice(0, 40));
     const sink = KafkaUsageSink.open({ kafka, topic, spoolDir: dir, log });
     expect(await sink.drain(30_000)).toBe(true);
@@ -193,7 +199,7 @@ describe('usage sink: bounds', () => {
     const dropLogs: unknown[] = [];
     const sink = KafkaUsageSink.open({
       kafka: await deadKafka(),
-      topic: 'tollgate.usage.v1.nowhere',
+      topic: 'tollgate.usage.v2.nowhere',
       spoolDir: dir,
       segmentBytes: 32 * 1024,
       maxSpoolBytes: 64 * 1024,
@@ -232,7 +238,7 @@ describe('usage sink: memory bound', () => {
   it('a burst beyond maxPendingEvents within one event-loop turn is dropped and counted as memory', async () => {
     const sink = KafkaUsageSink.open({
       kafka: await deadKafka(),
-      topic: 'tollgate.usage.v1.nowhere',
+      topic: 'tollgate.usage.v2.nowhere',
       spoolDir: spoolDir(),
       maxPendingEvents: 100,
     });

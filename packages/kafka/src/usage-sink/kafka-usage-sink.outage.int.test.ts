@@ -7,6 +7,7 @@ import { type PrivateStack, startPrivateStack } from '../../../../infra/testing/
 import { createKafka, ensureTopics } from '../client.ts';
 import { makeUsageEvent, readWholeTopic } from '../testing/usage-events.ts';
 import { KafkaUsageSink } from './kafka-usage-sink.ts';
+import { usageEventJson } from './usage-event-json.ts';
 
 // Stops Kafka on purpose, so it runs a PRIVATE Kafka (never the shared stack's).
 let stack: PrivateStack;
@@ -34,7 +35,7 @@ describe('usage sink: Kafka stopped for 10+ s under load', () => {
       retries: 2,
       connectionTimeoutMs: 1000,
     });
-    const topic = 'tollgate.usage.v1.test-outage';
+    const topic = 'tollgate.usage.v2.test-outage';
     await ensureTopics(kafka, [{ topic, numPartitions: 3 }]);
     const logs: string[] = [];
     const sink = KafkaUsageSink.open({
@@ -59,7 +60,7 @@ describe('usage sink: Kafka stopped for 10+ s under load', () => {
         const ev = makeUsageEvent(`c${i % 11}`, i);
         i += 1;
         const c0 = performance.now();
-        const json = JSON.stringify(ev);
+        const json = usageEventJson(ev);
         sink2 += crc32(json) & 1;
         control.push(performance.now() - c0);
         const t0 = performance.now();

@@ -41,9 +41,15 @@ export function encodeLine(json: string): string {
   return `${hex8(crc32(json))} ${json}\n`;
 }
 
+/** One spooled event as read back: its Kafka partitioning key and its JSON bytes. */
 export interface SpoolRecord {
+  /** `data.consumerId` (else `subject`) of the event; null when it has neither. */
   key: string | null;
-  value: string;
+  /**
+   * The event's JSON followed by its `\n`: a view into the reader's buffer (the CRC framing cut
+   * off), valid until the next read. This is what goes into the Kafka record, byte for byte.
+   */
+  line: Buffer;
 }
 
 export interface ParsedChunk {
@@ -55,21 +61,29 @@ export interface ParsedChunk {
 
 /**
  * The Kafka key of a spooled event: `data.consumerId`, else `subject`. Lines are written by
- * publish() from JSON.stringify of a UsageEventV1 (whose `data` starts with `consumerId`) and
- * their CRC matched, so the key is read without parsing the whole event; anything else (an
- * escape in the id, another shape) takes the full JSON.parse.
+ * publish() from a UsageEventV1 (whose `data` starts with `consumerId`) and their CRC matched,
+ * so the key is read without parsing the event; anything else (an escape in the id, another
+ * shape) takes the full JSON.parse.
  */
-const CONSUMER_ID_AT = '"data":{"consumerId":"';
+const CONSUMER_ID_AT = Buffer.from('"data":{"consumerId":"');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
 
-function keyOf(json: string): string | null | undefined {
-  const at = json.indexOf(CONSUMER_ID_AT);
-  if (at >= 0) {
+function keyOf(buf: Buffer, start: number, end: number): string | null | undefined {
+  const at = buf.indexOf(CONSUMER_ID_AT, start);
+  if (at >= 0 && at < end) {
     const from = at + CONSUMER_ID_AT.length;
-    const to = json.indexOf('"', from);
-    if (to > from && json.lastIndexOf('\\', to) < from) return json.slice(from, to);
+    const to = buf.indexOf(QUOTE, from);
+    if (to > from && to < end) {
+      const escaped = buf.subarray(from, to).indexOf(BACKSLASH) >= 0;
+      if (!escaped) return buf.toString('utf8', from, to);
+    }
   }
   try {
-    const v = JSON.parse(json) as { data?: { consumerId?: unknown }; subject?: unknown };
+    const v = JSON.parse(buf.toString('utf8', start, end)) as {
+      data?: { consumerId?: unknown };
+      subject?: unknown;
+    };
     if (typeof v !== 'object' || v === null) return undefined;
     if (typeof v.data?.consumerId === 'string') return v.data.consumerId;
     return typeof v.subject === 'string' ? v.subject : null;
@@ -103,9 +117,8 @@ export function parseChunk(
       const want = Number.parseInt(buf.toString('latin1', pos, pos + 8), 16);
       const body = buf.subarray(pos + 9, nl);
       if (Number.isFinite(want) && crc32(body) === want) {
-        const value = body.toString('utf8');
-        const key = keyOf(value);
-        if (key !== undefined) record = { key, value };
+        const key = keyOf(buf, pos + 9, nl);
+        if (key !== undefined) record = { key, line: buf.subarray(pos + 9, nl + 1) };
       }
     }
     if (record === null) corrupt += 1;

@@ -10,6 +10,7 @@ import { deleteRoute } from '../../server/use-cases/delete-route.ts';
 import { reinstateConsumer } from '../../server/use-cases/reinstate-consumer.ts';
 import { removeUpstreamTarget } from '../../server/use-cases/remove-upstream-target.ts';
 import { revokeAdminToken } from '../../server/use-cases/revoke-admin-token.ts';
+import { rollbackConfigVersion } from '../../server/use-cases/rollback-config-version.ts';
 import { saveApi } from '../../server/use-cases/save-api.ts';
 import { savePlan } from '../../server/use-cases/save-plan.ts';
 import { saveRoute } from '../../server/use-cases/save-route.ts';
@@ -115,5 +116,21 @@ export async function revokeAdminTokenAction(input: unknown) {
     await revokeAdminToken(actor, input);
     revalidatePath('/admin/tokens');
     return { message: 'Token revoked.' };
+  });
+}
+
+export async function rollbackConfigVersionAction(input: unknown) {
+  return runAction(ADMIN, async (actor) => {
+    const result = await rollbackConfigVersion(actor, input);
+    revalidatePath('/admin', 'layout');
+    const kept =
+      result.keptPlans.length > 0
+        ? ` Plans kept (they have subscribers): ${result.keptPlans.join(', ')}.`
+        : '';
+    return {
+      message: result.changed
+        ? `Version ${result.restoredFrom} restored as version ${result.version}.${kept}`
+        : `Version ${result.restoredFrom} is already the configuration in use.`,
+    };
   });
 }

@@ -12,7 +12,7 @@ function homeFor(role: string): string {
 
 export async function signUpAction(input: unknown): Promise<ActionResult> {
   try {
-    const { userId } = await signUp(input);
+    const { userId } = await signUp(input, await clientIp());
     await createSession(userId);
     return { ok: true, redirect: '/dashboard' };
   } catch (err) {

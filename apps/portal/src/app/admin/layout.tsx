@@ -10,6 +10,7 @@ export default function AdminLayout({ children }: { children: ReactNode }) {
           { href: '/admin', text: 'Overview' },
           { href: '/admin/apis', text: 'APIs & routes' },
           { href: '/admin/plans', text: 'Plans' },
+          { href: '/admin/config', text: 'Configuration' },
           { href: '/admin/consumers', text: 'Consumers' },
           { href: '/admin/audit', text: 'Audit log' },
           { href: '/admin/tokens', text: 'API tokens' },

@@ -6,7 +6,7 @@ import { PlanChange } from '../../components/plan-change.tsx';
 import { isFreePlan, PlanFeatures, planPrice } from '../../components/plan-features.tsx';
 import { Badge, Card, Empty, Notice, PageHeader } from '../../components/ui.tsx';
 import { ownConsumerId, requirePageUser } from '../../server/auth/require-user.ts';
-import { currentSubscription, publicPlans } from '../../server/queries/developer.ts';
+import { currentPeriod, currentSubscription, publicPlans } from '../../server/queries/developer.ts';
 import { billing } from '../../server/services/billing.ts';
 import { changePlanAction, openBillingPortalAction, previewPlanChangeAction } from '../actions/developer.ts';
 
@@ -28,6 +28,7 @@ export default async function BillingPage({
     publicPlans(),
     billing.invoices(consumerId),
   ]);
+  const period = currentPeriod(sub);
   const rows: Row[] = invoices.ok
     ? Array.isArray(invoices.data)
       ? invoices.data
@@ -67,7 +68,7 @@ export default async function BillingPage({
                 </p>
                 <PlanFeatures plan={sub.plan} />
                 <p className="muted" style={{ margin: 0 }}>
-                  Period {dateTime(sub.currentPeriodStart)} → {dateTime(sub.currentPeriodEnd)}
+                  Period {dateTime(period.from)} → {dateTime(period.to)}
                 </p>
               </div>
             ) : (

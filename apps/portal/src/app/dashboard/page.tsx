@@ -6,7 +6,7 @@ import { planPrice } from '../../components/plan-features.tsx';
 import { Badge, Card, Notice, PageHeader, Stat } from '../../components/ui.tsx';
 import { ownConsumerId, requirePageUser } from '../../server/auth/require-user.ts';
 import { deps } from '../../server/deps.ts';
-import { consumerById, currentSubscription } from '../../server/queries/developer.ts';
+import { consumerById, currentPeriod, currentSubscription } from '../../server/queries/developer.ts';
 import { metering } from '../../server/services/metering.ts';
 
 export const metadata: Metadata = { title: 'Dashboard' };
@@ -43,7 +43,7 @@ export default async function DashboardPage() {
               value={sub ? sub.plan.name : '—'}
               hint={
                 sub ? (
-                  `${planPrice(sub.plan)} · renews ${dateTime(sub.currentPeriodEnd)}`
+                  `${planPrice(sub.plan)} · renews ${dateTime(currentPeriod(sub).to)}`
                 ) : (
                   <Link href="/pricing">See plans</Link>
                 )

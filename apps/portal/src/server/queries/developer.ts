@@ -1,3 +1,4 @@
+import { type AnchoredSubscription, billingPeriodOf } from '@tollgate/core';
 import { deps } from '../deps.ts';
 
 /** The consumer's live subscription (newest not canceled), with its plan. */
@@ -20,12 +21,16 @@ export async function publicPlans() {
   });
 }
 
-/** The current billing period: the subscription's, else the calendar month (UTC). */
-export function currentPeriod(
-  sub: { currentPeriodStart: Date; currentPeriodEnd: Date } | null,
-  now = new Date(),
-) {
-  if (sub) return { from: sub.currentPeriodStart, to: sub.currentPeriodEnd };
+/**
+ * The current billing period: the subscription's (core's billingPeriodOf: the stored period while
+ * it is current, else the anchored month containing now, as Stripe would renew it), else the
+ * calendar month (UTC).
+ */
+export function currentPeriod(sub: AnchoredSubscription | null, now = new Date()) {
+  if (sub) {
+    const period = billingPeriodOf(sub, now);
+    return { from: period.start, to: period.end };
+  }
   const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
   const to = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
   return { from, to };

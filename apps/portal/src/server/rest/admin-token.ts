@@ -2,6 +2,7 @@ import type { Actor } from '../actor.ts';
 import { sha256Hex } from '../crypto.ts';
 import { deps } from '../deps.ts';
 import { TollgateError } from '../errors.ts';
+import { clientAddressOf } from '../request-context.ts';
 
 /**
  * Authenticates an /admin/v1 request by its bearer token (admin_tokens, hashed). Cookies are
@@ -27,6 +28,11 @@ export async function actorFromBearer(request: Request): Promise<Actor> {
       .update({ where: { id: token.id }, data: { lastUsedAt: new Date() } })
       .catch(() => undefined);
   }
-  const forwarded = request.headers.get('x-forwarded-for')?.split(',')[0]?.trim();
-  return { kind: 'token', id: token.id, role: token.role, consumerIds: [], ip: forwarded || null };
+  return {
+    kind: 'token',
+    id: token.id,
+    role: token.role,
+    consumerIds: [],
+    ip: clientAddressOf(request.headers),
+  };
 }

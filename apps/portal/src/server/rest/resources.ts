@@ -26,6 +26,7 @@ export async function getConsumer(id: string) {
     select: {
       id: true,
       name: true,
+      externalId: true,
       status: true,
       suspendedReason: true,
       createdAt: true,
@@ -53,3 +54,27 @@ export async function getConsumer(id: string) {
 export function isUuid(id: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
 }
+
+/** A key of the consumer in the path; a key of another consumer is not found, as is a bad id. */
+export async function getConsumerKey(consumerId: string, keyId: string) {
+  const key =
+    isUuid(consumerId) && isUuid(keyId)
+      ? await deps().prisma.apiKey.findUnique({ where: { id: keyId }, select: KEY_FIELDS })
+      : null;
+  if (!key || key.consumerId !== consumerId) throw notFound('Key');
+  return key;
+}
+
+/** What the admin API shows of a key: never the secret (not stored) nor its hash. */
+export const KEY_FIELDS = {
+  id: true,
+  consumerId: true,
+  name: true,
+  prefix: true,
+  lastFour: true,
+  scopes: true,
+  createdAt: true,
+  lastUsedAt: true,
+  expiresAt: true,
+  revokedAt: true,
+} as const;

@@ -12,8 +12,21 @@ export const billing = {
       method: 'POST',
       body,
     }),
-  change: (body: { consumerId: string; planId: string }) =>
-    callService<Record<string, unknown>>('billing', '/v1/subscriptions/change', { method: 'POST', body }),
+  change: (body: {
+    consumerId: string;
+    planId: string;
+    /** Who asked: billing writes the audit row, with this actor, in the change's transaction. */
+    actor: { kind: string; id: string; ip: string | null };
+  }) => callService<Record<string, unknown>>('billing', '/v1/subscriptions/change', { method: 'POST', body }),
+  /** A consumer with no live subscription onto a plan with nothing to charge (an admin's, no checkout). */
+  start: (body: {
+    consumerId: string;
+    planId: string;
+    actor: { kind: string; id: string; ip: string | null };
+  }) =>
+    callService<{ subscriptionId: string }>('billing', '/v1/subscriptions/start', { method: 'POST', body }),
+  cancel: (body: { consumerId: string; actor: { kind: string; id: string; ip: string | null } }) =>
+    callService<{ subscriptionId: string }>('billing', '/v1/subscriptions/cancel', { method: 'POST', body }),
   invoices: (consumerId: string) =>
     callService<{ invoices: Record<string, unknown>[] } | Record<string, unknown>[]>(
       'billing',

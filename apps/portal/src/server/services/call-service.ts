@@ -1,13 +1,19 @@
+import { errorFromProblem, TollgateError } from '@tollgate/core';
 import { getConfig } from '../../config.ts';
 
-export type ServiceResult<T> = { ok: true; data: T } | { ok: false; error: string; status?: number };
+export type ServiceName = 'metering' | 'billing';
+
+export type ServiceResult<T> =
+  | { ok: true; data: T }
+  | { ok: false; error: string; status?: number; problem?: unknown };
 
 /**
  * Calls metering or billing with its bearer token and a timeout. Never throws: a service that
- * is down or answers with an error becomes a readable message the page shows.
+ * is down or answers with an error becomes a readable message the page shows; use cases turn a
+ * failed result into an error of the same kind with `serviceError`.
  */
 export async function callService<T>(
-  service: 'metering' | 'billing',
+  service: ServiceName,
   path: string,
   init: { method?: 'GET' | 'POST'; body?: unknown; raw?: boolean } = {},
 ): Promise<ServiceResult<T>> {
@@ -37,14 +43,16 @@ export async function callService<T>(
   }
   if (!res.ok) {
     let detail = '';
+    let problem: unknown;
     try {
-      const body = (await res.json()) as { detail?: unknown; title?: unknown; message?: unknown };
+      problem = await res.json();
+      const body = problem as { detail?: unknown; title?: unknown; message?: unknown };
       const text = body.detail ?? body.message ?? body.title;
       if (typeof text === 'string') detail = `: ${text.slice(0, 300)}`;
     } catch {
       // not JSON: keep the status only
     }
-    return { ok: false, status: res.status, error: `${label} answered ${res.status}${detail}` };
+    return { ok: false, status: res.status, problem, error: `${label} answered ${res.status}${detail}` };
   }
   try {
     const data = (init.raw ? await res.text() : await res.json()) as T;
@@ -52,6 +60,20 @@ export async function callService<T>(
   } catch {
     return { ok: false, error: `${label} sent a response the portal could not read.` };
   }
+}
+
+/**
+ * The error a use case throws for a failed call: the service's problem keeps its kind and code
+ * (billing's 409 SAME_PLAN is a 409 for the portal's caller, its 404 NO_SUBSCRIPTION a 404); only
+ * an unreachable service or a 5xx is 503 unavailable.
+ */
+export function serviceError(
+  service: ServiceName,
+  res: { error: string; status?: number; problem?: unknown },
+) {
+  if (res.status === undefined)
+    return new TollgateError('unavailable', `${service.toUpperCase()}_UNAVAILABLE`, res.error);
+  return errorFromProblem(service, res.status, res.problem);
 }
 
 export function query(params: Record<string, string | undefined>): string {

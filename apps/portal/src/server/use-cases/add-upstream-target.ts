@@ -1,29 +1,26 @@
 import { z } from '@tollgate/config';
+import { UpstreamTargetSchema } from '@tollgate/core';
 import type { Actor } from '../actor.ts';
 import { writeAudit } from '../audit.ts';
 import { assertRole } from '../authorize.ts';
-import { deps } from '../deps.ts';
+import { changeConfig } from '../config-change.ts';
 import { notFound, parseInput } from '../errors.ts';
-import { intField, uuid } from '../schemas.ts';
+import { blankToNull, formNumberOr, uuid } from '../schemas.ts';
 
+const target = UpstreamTargetSchema.shape;
+
+/** An upstream with core's rules: a plain http(s) URL (stored as its href), weight, ASCII health-check path. */
 export const AddUpstreamTargetSchema = z.object({
   apiId: uuid,
-  url: z.url({ protocol: /^https?$/, message: 'an http(s) URL' }).max(500),
-  weight: intField(1, 1000).default(1),
-  healthCheckPath: z.preprocess(
-    (v) => (v === '' || v === undefined ? null : v),
-    z
-      .string()
-      .regex(/^\/\S*$/, 'a path starting with /')
-      .max(200)
-      .nullable(),
-  ),
+  url: target.url,
+  weight: formNumberOr(target.weight, 1),
+  healthCheckPath: z.preprocess(blankToNull, target.healthCheckPath),
 });
 
 export async function addUpstreamTarget(actor: Actor, input: unknown): Promise<{ id: string }> {
   assertRole(actor, ['admin']);
   const data = parseInput(AddUpstreamTargetSchema, input);
-  return deps().prisma.$transaction(async (tx) => {
+  return changeConfig(actor, async (tx) => {
     if (!(await tx.api.findUnique({ where: { id: data.apiId }, select: { id: true } })))
       throw notFound('API');
     const created = await tx.upstreamTarget.create({ data });

@@ -2,9 +2,12 @@ import { z } from '@tollgate/config';
 import { generateApiKey } from '@tollgate/core';
 import type { Actor } from '../actor.ts';
 import { ownConsumerId } from '../auth/require-user.ts';
+import { assertRole } from '../authorize.ts';
 import { deps } from '../deps.ts';
-import { parseInput, TollgateError } from '../errors.ts';
+import { notFound, parseInput, TollgateError } from '../errors.ts';
 import { stringList } from '../schemas.ts';
+import { assertKeyCapacity } from './api-key-capacity.ts';
+import { auditKey } from './audit-api-key.ts';
 
 export const CreateApiKeySchema = z.object({
   name: z.string().trim().min(1, 'give the key a name').max(80),
@@ -25,7 +28,25 @@ export interface CreatedKey {
 
 /** A new key for the actor's own consumer. The secret is returned once and never stored. */
 export async function createApiKey(actor: Actor, input: unknown): Promise<CreatedKey> {
-  const consumerId = ownConsumerId(actor);
+  return issueApiKey(actor, ownConsumerId(actor), input);
+}
+
+/**
+ * A new key for any consumer, by an admin (the admin API): the same key, cap and suspension
+ * rule as a developer's own, so the gateway cannot tell them apart; the issue is audited.
+ */
+export async function createConsumerApiKey(
+  actor: Actor,
+  consumerId: string,
+  input: unknown,
+): Promise<CreatedKey> {
+  assertRole(actor, ['admin']);
+  if (!(await deps().prisma.consumer.findUnique({ where: { id: consumerId }, select: { id: true } })))
+    throw notFound('Consumer');
+  return issueApiKey(actor, consumerId, input);
+}
+
+async function issueApiKey(actor: Actor, consumerId: string, input: unknown): Promise<CreatedKey> {
   const data = parseInput(CreateApiKeySchema, input);
   const prisma = deps().prisma;
   const consumer = await prisma.consumer.findUnique({ where: { id: consumerId }, select: { status: true } });
@@ -33,27 +54,28 @@ export async function createApiKey(actor: Actor, input: unknown): Promise<Create
     throw new TollgateError(
       'forbidden',
       'CONSUMER_SUSPENDED',
-      'Your account is suspended: new keys cannot be created.',
+      actor.role === 'admin'
+        ? 'The consumer is suspended: new keys cannot be created.'
+        : 'Your account is suspended: new keys cannot be created.',
     );
   }
-  const active = await prisma.apiKey.count({ where: { consumerId, revokedAt: null } });
-  if (active >= 50)
-    throw new TollgateError(
-      'conflict',
-      'TOO_MANY_KEYS',
-      'You already have 50 active keys. Revoke one first.',
-    );
   const key = generateApiKey('live');
-  const row = await prisma.apiKey.create({
-    data: {
-      consumerId,
-      name: data.name,
-      prefix: key.prefix,
-      hash: key.hash,
-      lastFour: key.lastFour,
-      scopes: data.scopes,
-      expiresAt: data.expiresInDays > 0 ? new Date(Date.now() + data.expiresInDays * 86_400_000) : null,
-    },
+  const now = new Date();
+  const row = await prisma.$transaction(async (tx) => {
+    await assertKeyCapacity(tx, consumerId, 1, now);
+    const created = await tx.apiKey.create({
+      data: {
+        consumerId,
+        name: data.name,
+        prefix: key.prefix,
+        hash: key.hash,
+        lastFour: key.lastFour,
+        scopes: data.scopes,
+        expiresAt: data.expiresInDays > 0 ? new Date(now.getTime() + data.expiresInDays * 86_400_000) : null,
+      },
+    });
+    if (actor.role === 'admin') await auditKey(tx, actor, 'api_key.create', created);
+    return created;
   });
   return { id: row.id, secret: key.key, prefix: key.prefix, lastFour: key.lastFour };
 }

@@ -2,7 +2,7 @@ import { z } from '@tollgate/config';
 import type { Actor } from '../actor.ts';
 import { writeAudit } from '../audit.ts';
 import { assertRole } from '../authorize.ts';
-import { deps } from '../deps.ts';
+import { changeConfig } from '../config-change.ts';
 import { notFound, parseInput } from '../errors.ts';
 import { uuid } from '../schemas.ts';
 
@@ -11,7 +11,7 @@ export const DeleteApiSchema = z.object({ id: uuid });
 export async function deleteApi(actor: Actor, input: unknown): Promise<void> {
   assertRole(actor, ['admin']);
   const { id } = parseInput(DeleteApiSchema, input);
-  await deps().prisma.$transaction(async (tx) => {
+  await changeConfig(actor, async (tx) => {
     const before = await tx.api.findUnique({ where: { id } });
     if (!before) throw notFound('API');
     await tx.api.delete({ where: { id } });

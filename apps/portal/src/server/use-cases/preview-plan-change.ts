@@ -1,7 +1,8 @@
 import type { Actor } from '../actor.ts';
 import { ownConsumerId } from '../auth/require-user.ts';
-import { parseInput, TollgateError } from '../errors.ts';
+import { parseInput } from '../errors.ts';
 import { billing } from '../services/billing.ts';
+import { serviceError } from '../services/call-service.ts';
 import { PlanChoiceSchema, publicPlan } from './plan-choice.ts';
 
 export async function previewPlanChange(
@@ -12,6 +13,6 @@ export async function previewPlanChange(
   const { planId } = parseInput(PlanChoiceSchema, input);
   await publicPlan(planId);
   const res = await billing.previewChange({ consumerId, planId });
-  if (!res.ok) throw new TollgateError('unavailable', 'BILLING_UNAVAILABLE', res.error);
+  if (!res.ok) throw serviceError('billing', res);
   return { preview: res.data };
 }

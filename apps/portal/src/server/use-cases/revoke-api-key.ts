@@ -1,9 +1,9 @@
 import { z } from '@tollgate/config';
 import type { Actor } from '../actor.ts';
-import { assertOwnsConsumer } from '../authorize.ts';
 import { deps } from '../deps.ts';
 import { notFound, parseInput } from '../errors.ts';
 import { uuid } from '../schemas.ts';
+import { assertMayManageKey, auditKey } from './audit-api-key.ts';
 
 export const RevokeApiKeySchema = z.object({ keyId: uuid });
 
@@ -12,7 +12,10 @@ export async function revokeApiKey(actor: Actor, input: unknown): Promise<void> 
   const prisma = deps().prisma;
   const key = await prisma.apiKey.findUnique({ where: { id: data.keyId } });
   if (!key) throw notFound('Key');
-  assertOwnsConsumer(actor, key.consumerId, 'Key');
+  assertMayManageKey(actor, key.consumerId);
   if (key.revokedAt) return;
-  await prisma.apiKey.update({ where: { id: key.id }, data: { revokedAt: new Date() } });
+  await prisma.$transaction(async (tx) => {
+    const revoked = await tx.apiKey.update({ where: { id: key.id }, data: { revokedAt: new Date() } });
+    if (actor.role === 'admin') await auditKey(tx, actor, 'api_key.revoke', revoked);
+  });
 }

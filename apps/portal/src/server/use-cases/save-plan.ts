@@ -3,7 +3,7 @@ import { PlanSchema } from '@tollgate/core';
 import type { Actor } from '../actor.ts';
 import { writeAudit } from '../audit.ts';
 import { assertRole } from '../authorize.ts';
-import { deps } from '../deps.ts';
+import { changeConfig } from '../config-change.ts';
 import { notFound, parseInput, TollgateError } from '../errors.ts';
 import {
   boolField,
@@ -47,17 +47,21 @@ export const SavePlanSchema = z.object({
 });
 export type SavePlanInput = z.infer<typeof SavePlanSchema>;
 
-/** Creates or updates a plan and its API entitlements; the change and its audit row commit together. */
+/**
+ * Creates or updates a plan and its API entitlements; the change and its audit row commit
+ * together, and the result passes the gateway's validator (changeConfig).
+ */
 export async function savePlan(actor: Actor, input: unknown): Promise<{ id: string }> {
   assertRole(actor, ['admin']);
   const { id, apiIds, ...data } = parseInput(SavePlanSchema, input);
   // The same cross-field rules the gateway and billing rely on.
   parseInput(PlanSchema, { ...data, id: id ?? 'new' });
-  const prisma = deps().prisma;
-  const clash = await prisma.plan.findUnique({ where: { slug: data.slug }, select: { id: true } });
-  if (clash && clash.id !== id)
-    throw new TollgateError('conflict', 'SLUG_TAKEN', `A plan with slug "${data.slug}" exists.`);
-  return prisma.$transaction(async (tx) => {
+  return changeConfig(actor, async (tx) => {
+    const clash = await tx.plan.findUnique({ where: { slug: data.slug }, select: { id: true } });
+    if (clash && clash.id !== id)
+      throw new TollgateError('conflict', 'SLUG_TAKEN', `A plan with slug "${data.slug}" exists.`, {
+        details: { fieldErrors: { slug: 'taken' } },
+      });
     const apis = await tx.api.findMany({ where: { id: { in: apiIds } }, select: { id: true } });
     if (apis.length !== new Set(apiIds).size) throw notFound('API');
     let planId: string;

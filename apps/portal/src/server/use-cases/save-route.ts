@@ -1,33 +1,42 @@
 import { z } from '@tollgate/config';
+import { RouteConfigSchema } from '@tollgate/core';
 import type { Actor } from '../actor.ts';
 import { writeAudit } from '../audit.ts';
 import { assertRole } from '../authorize.ts';
-import { deps } from '../deps.ts';
+import { changeConfig } from '../config-change.ts';
 import { notFound, parseInput } from '../errors.ts';
-import { boolField, intField, stringList, trimmed, uuid } from '../schemas.ts';
+import { boolField, formList, formNumber, formNumberOr, uuid } from '../schemas.ts';
 
+const route = RouteConfigSchema.shape;
+
+/**
+ * A route with core's rules (RouteConfigSchema): canonical path, methods the gateway proxies,
+ * cost, timeout. `pathMatch` left out: `exact` for a public route (public for its own path
+ * only), `prefix` otherwise (the path and every path below it).
+ */
 export const SaveRouteSchema = z.object({
   id: uuid.optional(),
   apiId: uuid,
-  name: trimmed(100),
-  methods: stringList(
-    z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'], { message: 'HTTP methods' }),
-  ),
-  path: z
-    .string()
-    .trim()
-    .regex(/^\/[A-Za-z0-9._~\-/:{}*]*$/, 'a path starting with /'),
-  cost: intField(0, 1_000_000),
-  timeoutMs: intField(100, 300_000).default(30_000),
+  name: route.name,
+  methods: formList(route.methods),
+  path: route.path,
+  cost: formNumber(route.cost),
+  timeoutMs: formNumberOr(route.timeoutMs, 30_000),
   public: boolField,
+  pathMatch: z.preprocess((v) => (v === '' || v === null ? undefined : v), route.pathMatch.optional()),
 });
 
-/** Creates or updates a route (path, methods, cost per request, timeout). */
+/** The match a route gets when none is given. */
+export function defaultPathMatch(isPublic: boolean): 'prefix' | 'exact' {
+  return isPublic ? 'exact' : 'prefix';
+}
+
+/** Creates or updates a route (path, match, methods, cost per request, timeout). */
 export async function saveRoute(actor: Actor, input: unknown): Promise<{ id: string }> {
   assertRole(actor, ['admin']);
-  const { id, apiId, ...data } = parseInput(SaveRouteSchema, input);
-  const prisma = deps().prisma;
-  return prisma.$transaction(async (tx) => {
+  const { id, apiId, pathMatch, ...fields } = parseInput(SaveRouteSchema, input);
+  const data = { ...fields, pathMatch: pathMatch ?? defaultPathMatch(fields.public) };
+  return changeConfig(actor, async (tx) => {
     const api = await tx.api.findUnique({ where: { id: apiId }, select: { id: true } });
     if (!api) throw notFound('API');
     if (id) {

@@ -1,6 +1,6 @@
 import { z } from '@tollgate/config';
-import { verifyPassword } from '@tollgate/db/client';
-import { assertSignInAllowed, recordSignInAttempt } from '../auth/sign-in-rate-limit.ts';
+import { verifyPasswordBounded } from '../auth/password-hashing.ts';
+import { admitSignIn, signInNotCounted, signInSucceeded } from '../auth/sign-in-throttle.ts';
 import { deps } from '../deps.ts';
 import { parseInput, TollgateError } from '../errors.ts';
 
@@ -12,13 +12,30 @@ export const SignInSchema = z.object({
 // Verified when the email is unknown, so response time does not reveal which emails exist.
 const DUMMY_HASH = 'scrypt$131072$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
 
+/**
+ * Checks a password. The attempt is counted by the sign-in throttle before the password is
+ * verified (a refused attempt costs no hash); a wrong password stays counted, a right one or
+ * an attempt that never got a verdict is taken back.
+ */
 export async function signIn(input: unknown, ip: string): Promise<{ userId: string; role: string }> {
   const data = parseInput(SignInSchema, input);
-  await assertSignInAllowed(data.email, ip);
-  const user = await deps().prisma.user.findUnique({ where: { email: data.email } });
-  const ok = await verifyPassword(data.password, user?.passwordHash ?? DUMMY_HASH);
-  await recordSignInAttempt(data.email, ip, ok && user !== null);
+  const attempt = await admitSignIn(data.email, ip);
+  let user: { id: string; role: string; passwordHash: string } | null;
+  let ok: boolean;
+  try {
+    user = await deps().prisma.user.findUnique({
+      where: { email: data.email },
+      select: { id: true, role: true, passwordHash: true },
+    });
+    ok = await verifyPasswordBounded(data.password, user?.passwordHash ?? DUMMY_HASH);
+  } catch (err) {
+    await signInNotCounted(attempt).catch((refundErr: unknown) =>
+      console.error('portal: could not take back a sign-in attempt', refundErr),
+    );
+    throw err;
+  }
   if (!ok || !user)
     throw new TollgateError('unauthenticated', 'BAD_CREDENTIALS', 'Email or password is incorrect.');
+  await signInSucceeded(attempt);
   return { userId: user.id, role: user.role };
 }

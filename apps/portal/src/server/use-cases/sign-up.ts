@@ -1,5 +1,6 @@
 import { z } from '@tollgate/config';
-import { hashPassword } from '@tollgate/db/client';
+import { hashPasswordBounded } from '../auth/password-hashing.ts';
+import { admitSignUp, signUpNotCounted } from '../auth/sign-up-throttle.ts';
 import { deps } from '../deps.ts';
 import { parseInput, TollgateError } from '../errors.ts';
 
@@ -10,9 +11,13 @@ export const SignUpSchema = z.object({
   company: z.string().trim().max(100).optional(),
 });
 
-/** A new developer account and the consumer it owns. The role is always developer. */
-export async function signUp(input: unknown): Promise<{ userId: string; consumerId: string }> {
+/**
+ * A new developer account and the consumer it owns. The role is always developer. Throttled
+ * per address (`ip`) before anything is looked up or hashed.
+ */
+export async function signUp(input: unknown, ip: string): Promise<{ userId: string; consumerId: string }> {
   const data = parseInput(SignUpSchema, input);
+  const throttle = await admitSignUp(ip);
   const prisma = deps().prisma;
   if (await prisma.user.findUnique({ where: { email: data.email }, select: { id: true } })) {
     throw new TollgateError(
@@ -21,7 +26,15 @@ export async function signUp(input: unknown): Promise<{ userId: string; consumer
       'An account with this email already exists. Sign in instead.',
     );
   }
-  const passwordHash = await hashPassword(data.password);
+  let passwordHash: string;
+  try {
+    passwordHash = await hashPasswordBounded(data.password);
+  } catch (err) {
+    await signUpNotCounted(throttle).catch((refundErr: unknown) =>
+      console.error('portal: could not take back a sign-up attempt', refundErr),
+    );
+    throw err;
+  }
   try {
     return await createAccount(data, passwordHash);
   } catch (err) {

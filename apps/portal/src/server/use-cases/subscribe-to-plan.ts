@@ -2,6 +2,7 @@ import type { Actor } from '../actor.ts';
 import { ownConsumerId } from '../auth/require-user.ts';
 import { parseInput, TollgateError } from '../errors.ts';
 import { billing } from '../services/billing.ts';
+import { serviceError } from '../services/call-service.ts';
 import { PlanChoiceSchema, publicPlan } from './plan-choice.ts';
 
 /** Starts a checkout for the actor's consumer: a URL to redirect to, or immediate activation (free plans). */
@@ -19,7 +20,7 @@ export async function subscribeToPlan(
     successUrl: `${origin}/billing?checkout=success`,
     cancelUrl: `${origin}/pricing?checkout=canceled`,
   });
-  if (!res.ok) throw new TollgateError('unavailable', 'BILLING_UNAVAILABLE', res.error);
+  if (!res.ok) throw serviceError('billing', res);
   if (res.data.url) {
     const url = new URL(res.data.url);
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {

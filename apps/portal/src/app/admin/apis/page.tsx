@@ -4,16 +4,21 @@ import { ActionForm } from '../../../components/action-form.tsx';
 import { Card, Empty, PageHeader } from '../../../components/ui.tsx';
 import { requirePageUser } from '../../../server/auth/require-user.ts';
 import { deps } from '../../../server/deps.ts';
+import { configQuarantine } from '../../../server/queries/config.ts';
 import { saveApiAction } from '../../actions/admin.ts';
 
 export const metadata: Metadata = { title: 'APIs and routes' };
 
 export default async function AdminApis() {
   await requirePageUser(['admin']);
-  const apis = await deps().prisma.api.findMany({
-    orderBy: { name: 'asc' },
-    include: { _count: { select: { routes: true, targets: true } } },
-  });
+  const [apis, quarantine] = await Promise.all([
+    deps().prisma.api.findMany({
+      orderBy: { name: 'asc' },
+      include: { _count: { select: { routes: true, targets: true } } },
+    }),
+    configQuarantine(),
+  ]);
+  const quarantined = new Set(quarantine.quarantined.filter((q) => q.kind === 'api').map((q) => q.id));
   return (
     <>
       <PageHeader
@@ -40,7 +45,8 @@ export default async function AdminApis() {
                   {apis.map((a) => (
                     <tr key={a.id}>
                       <td>
-                        <Link href={`/admin/apis/${a.id}`}>{a.name}</Link>
+                        <Link href={`/admin/apis/${a.id}`}>{a.name}</Link>{' '}
+                        {quarantined.has(a.id) && <span className="badge badge-warn">quarantined</span>}
                       </td>
                       <td>
                         <code>{a.slug}</code>

@@ -5,6 +5,7 @@ import { DialogButton } from '../../../../components/dialog-button.tsx';
 import { Card, Empty, PageHeader } from '../../../../components/ui.tsx';
 import { requirePageUser } from '../../../../server/auth/require-user.ts';
 import { deps } from '../../../../server/deps.ts';
+import { configQuarantine } from '../../../../server/queries/config.ts';
 import {
   addUpstreamTargetAction,
   deleteApiAction,
@@ -25,10 +26,26 @@ export default async function AdminApi({ params }: { params: Promise<{ id: strin
     include: { routes: { orderBy: { path: 'asc' } }, targets: true },
   });
   if (!api) notFound();
+  const quarantined = (await configQuarantine()).quarantined.find((q) => q.kind === 'api' && q.id === api.id);
   return (
     <>
       <PageHeader title={api.name} description={`Base path ${api.basePath}`} />
       <div className="stack">
+        {quarantined && (
+          <Card title="Quarantined by the gateway">
+            <p role="alert" data-testid="api-quarantine">
+              This API was changed past the admin API and the gateway cannot serve it as stored: it serves the
+              API&apos;s last good version (none if it was never good). Fix these:
+            </p>
+            <ul>
+              {quarantined.problems.map((p) => (
+                <li key={p}>
+                  <code>{p}</code>
+                </li>
+              ))}
+            </ul>
+          </Card>
+        )}
         <Card title="Settings">
           <ActionForm action={saveApiAction} submitLabel="Save API" className="form">
             <input type="hidden" name="id" value={api.id} />
@@ -91,7 +108,8 @@ export default async function AdminApi({ params }: { params: Promise<{ id: strin
                         <td>
                           {r.name}
                           <br />
-                          <code>{r.path}</code> {r.public && <span className="badge badge-warn">public</span>}
+                          <code>{r.path}</code> <span className="muted">{r.pathMatch}</span>{' '}
+                          {r.public && <span className="badge badge-warn">public</span>}
                         </td>
                         <td>{r.methods.length ? r.methods.join(', ') : 'any'}</td>
                         <td className="num">{r.cost}</td>
@@ -152,6 +170,13 @@ export default async function AdminApi({ params }: { params: Promise<{ id: strin
                                       defaultValue={r.timeoutMs}
                                     />
                                   </div>
+                                  <div className="field">
+                                    <label htmlFor={`rx-${r.id}`}>Match</label>
+                                    <select id={`rx-${r.id}`} name="pathMatch" defaultValue={r.pathMatch}>
+                                      <option value="prefix">this path and below</option>
+                                      <option value="exact">this path only</option>
+                                    </select>
+                                  </div>
                                 </div>
                                 <label className="check">
                                   <input type="checkbox" name="public" defaultChecked={r.public} /> Public (no
@@ -199,6 +224,14 @@ export default async function AdminApi({ params }: { params: Promise<{ id: strin
                 <div className="field">
                   <label htmlFor="r-timeout">Timeout (ms)</label>
                   <input id="r-timeout" name="timeoutMs" type="number" min={100} defaultValue={30000} />
+                </div>
+                <div className="field">
+                  <label htmlFor="r-match">Match</label>
+                  <select id="r-match" name="pathMatch" defaultValue="">
+                    <option value="">default (public: this path only)</option>
+                    <option value="prefix">this path and below</option>
+                    <option value="exact">this path only</option>
+                  </select>
                 </div>
               </div>
               <label className="check">

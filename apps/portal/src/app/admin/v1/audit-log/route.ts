@@ -1,16 +1,18 @@
 import { auditEntries } from '../../../../server/queries/admin.ts';
-import { restHandler } from '../../../../server/rest/handler.ts';
+import { parseQuery, restHandler, restRoute } from '../../../../server/rest/handler.ts';
+import { AuditLogQuerySchema } from '../../../../server/rest/query-schemas.ts';
 
-export const GET = restHandler(['admin'], async (_actor, request) => {
-  const sp = new URL(request.url).searchParams;
-  const pick = (k: string) => sp.get(k)?.slice(0, 100) || undefined;
-  const limit = Math.min(500, Math.max(1, Number(sp.get('limit')) || 100));
+const get = restHandler(['admin'], async (_actor, request) => {
+  const { limit, ...filter } = parseQuery(AuditLogQuerySchema, request);
+  const pick = (v: string | undefined) => v || undefined;
   return {
     body: {
       entries: await auditEntries(
-        { action: pick('action'), targetType: pick('targetType'), targetId: pick('targetId') },
+        { action: pick(filter.action), targetType: pick(filter.targetType), targetId: pick(filter.targetId) },
         limit,
       ),
     },
   };
 });
+
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = restRoute({ GET: get });

@@ -1,9 +1,11 @@
 import { deps } from '../../../../server/deps.ts';
-import { readJson, restHandler } from '../../../../server/rest/handler.ts';
+import { restHandler, restRoute } from '../../../../server/rest/handler.ts';
+import { AdminBodies } from '../../../../server/rest/request-bodies.ts';
+import { readBody } from '../../../../server/rest/request-body.ts';
 import { getPlan } from '../../../../server/rest/resources.ts';
 import { savePlan } from '../../../../server/use-cases/save-plan.ts';
 
-export const GET = restHandler(['admin'], async () => ({
+const get = restHandler(['admin'], async () => ({
   body: {
     plans: await deps().prisma.plan.findMany({
       orderBy: { priceCents: 'asc' },
@@ -12,8 +14,10 @@ export const GET = restHandler(['admin'], async () => ({
   },
 }));
 
-export const POST = restHandler(['admin'], async (actor, request) => {
-  const body = (await readJson(request)) as Record<string, unknown>;
+const post = restHandler(['admin'], async (actor, request) => {
+  const body = await readBody(request, AdminBodies.createPlan);
   const { id } = await savePlan(actor, { ...body, id: undefined });
   return { status: 201, body: await getPlan(id) };
 });
+
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = restRoute({ GET: get, POST: post });

@@ -1,7 +1,9 @@
-import { restHandler } from '../../../../../server/rest/handler.ts';
+import { restHandler, restRoute } from '../../../../../server/rest/handler.ts';
 import { removeUpstreamTarget } from '../../../../../server/use-cases/remove-upstream-target.ts';
 
-export const DELETE = restHandler<{ id: string }>(['admin'], async (actor, _req, { id }) => {
+const remove = restHandler<{ id: string }>(['admin'], async (actor, _req, { id }) => {
   await removeUpstreamTarget(actor, { id });
   return { status: 204, body: null };
 });
+
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = restRoute({ DELETE: remove });

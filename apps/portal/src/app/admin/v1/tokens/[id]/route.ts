@@ -1,7 +1,9 @@
-import { restHandler } from '../../../../../server/rest/handler.ts';
+import { restHandler, restRoute } from '../../../../../server/rest/handler.ts';
 import { revokeAdminToken } from '../../../../../server/use-cases/revoke-admin-token.ts';
 
-export const DELETE = restHandler<{ id: string }>(['admin'], async (actor, _req, { id }) => {
+const remove = restHandler<{ id: string }>(['admin'], async (actor, _req, { id }) => {
   await revokeAdminToken(actor, { id });
   return { status: 204, body: null };
 });
+
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = restRoute({ DELETE: remove });

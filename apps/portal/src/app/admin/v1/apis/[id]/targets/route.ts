@@ -1,9 +1,13 @@
 import { deps } from '../../../../../../server/deps.ts';
-import { readJson, restHandler } from '../../../../../../server/rest/handler.ts';
+import { restHandler, restRoute } from '../../../../../../server/rest/handler.ts';
+import { AdminBodies } from '../../../../../../server/rest/request-bodies.ts';
+import { readBody } from '../../../../../../server/rest/request-body.ts';
 import { addUpstreamTarget } from '../../../../../../server/use-cases/add-upstream-target.ts';
 
-export const POST = restHandler<{ id: string }>(['admin'], async (actor, request, { id }) => {
-  const body = (await readJson(request)) as Record<string, unknown>;
+const post = restHandler<{ id: string }>(['admin'], async (actor, request, { id }) => {
+  const body = await readBody(request, AdminBodies.addTarget);
   const created = await addUpstreamTarget(actor, { ...body, apiId: id });
   return { status: 201, body: await deps().prisma.upstreamTarget.findUnique({ where: { id: created.id } }) };
 });
+
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = restRoute({ POST: post });

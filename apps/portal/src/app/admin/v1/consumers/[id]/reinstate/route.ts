@@ -1,8 +1,10 @@
-import { restHandler } from '../../../../../../server/rest/handler.ts';
+import { restHandler, restRoute } from '../../../../../../server/rest/handler.ts';
 import { getConsumer } from '../../../../../../server/rest/resources.ts';
 import { reinstateConsumer } from '../../../../../../server/use-cases/reinstate-consumer.ts';
 
-export const POST = restHandler<{ id: string }>(['admin'], async (actor, _request, { id }) => {
+const post = restHandler<{ id: string }>(['admin'], async (actor, _request, { id }) => {
   await reinstateConsumer(actor, { id });
   return { body: await getConsumer(id) };
 });
+
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = restRoute({ POST: post });

@@ -1,9 +1,13 @@
-import { readJson, restHandler } from '../../../../../../server/rest/handler.ts';
+import { restHandler, restRoute } from '../../../../../../server/rest/handler.ts';
+import { AdminBodies } from '../../../../../../server/rest/request-bodies.ts';
+import { readBody } from '../../../../../../server/rest/request-body.ts';
 import { getConsumer } from '../../../../../../server/rest/resources.ts';
 import { suspendConsumer } from '../../../../../../server/use-cases/suspend-consumer.ts';
 
-export const POST = restHandler<{ id: string }>(['admin'], async (actor, request, { id }) => {
-  const body = (await readJson(request)) as Record<string, unknown>;
+const post = restHandler<{ id: string }>(['admin'], async (actor, request, { id }) => {
+  const body = await readBody(request, AdminBodies.suspendConsumer);
   await suspendConsumer(actor, { reason: body.reason, id });
   return { body: await getConsumer(id) };
 });
+
+export const { GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS } = restRoute({ POST: post });

@@ -1,9 +1,11 @@
-import { sqlDateTime, sqlString } from '@tollgate/clickhouse';
+import { sqlDateTime, sqlInt, sqlString } from '../sql.ts';
 
 /**
- * Every query the usage API and the alerts run, as SQL text. Values enter only through
- * sqlString / sqlDateTime (packages/clickhouse/src/sql.ts); the few identifiers and expressions
- * chosen by a parameter (granularity, groupBy) come from the fixed maps below, never from input.
+ * Every query of usage_events_v1, as SQL text: the usage API, alerts and finance report of
+ * metering, and the billable windows, subscription totals and carry-over of billing. Values
+ * enter only through sqlString / sqlInt / sqlDateTime (../sql.ts); the few identifiers and
+ * expressions chosen by a parameter (granularity, groupBy) come from the fixed maps below,
+ * never from input.
  *
  * Exactness: Kafka delivers at least once, so usage_events_v1 may hold an event more than once
  * until ReplacingMergeTree merges the copies (and merges are never guaranteed to have run).
@@ -33,6 +35,9 @@ const DEDUP_COLUMNS = {
   e_latency: 'latency_ms',
   e_billable_units: 'billable * units',
   e_time: 'time',
+  e_subscription: 'subscription_id',
+  e_billable: 'billable',
+  e_units: 'units',
 } as const;
 type DedupColumn = keyof typeof DEDUP_COLUMNS;
 
@@ -41,7 +46,7 @@ function rangeFilter(range: TimeRange): string {
 }
 
 /** One row per distinct event id in the filter, with the chosen columns of its latest copy. */
-export function dedupedEvents(columns: readonly DedupColumn[], where: string): string {
+function dedupedEvents(columns: readonly DedupColumn[], where: string): string {
   const selected = columns.map((alias) => `argMax(${DEDUP_COLUMNS[alias]}, ingested_at) AS ${alias}`);
   return `SELECT event_id, ${selected.join(', ')} FROM usage_events_v1 WHERE ${where} GROUP BY event_id`;
 }
@@ -184,5 +189,94 @@ export function rollupTimeseriesSql(
     `FROM ${source.table} WHERE consumer_id = ${sqlString(consumerId)} ` +
     `AND bucket >= ${sqlDateTime(range.from)} AND bucket < ${sqlDateTime(range.to)} ` +
     'GROUP BY b, grp ORDER BY b, grp'
+  );
+}
+
+/**
+ * Attribution: a subscription's usage is the consumer's billable events stamped with the
+ * subscription id, or stamped with none ('' — the gateway had no subscription in its snapshot)
+ * from the subscription's creation on. A consumer has one live subscription at a time. The rule
+ * is applied to the latest copy of each event (the deduplicated row), never to raw rows.
+ */
+export interface SubscriptionScope {
+  consumerId: string;
+  subscriptionId: string;
+  /** The subscription's creation: events without a subscription id count from here. */
+  notBefore?: Date | undefined;
+}
+
+function attributedTo(scope: SubscriptionScope): string {
+  const since = scope.notBefore === undefined ? '' : ` AND e_time >= ${sqlDateTime(scope.notBefore)}`;
+  return (
+    `e_billable = 1 AND (e_subscription = ${sqlString(scope.subscriptionId)} ` +
+    `OR (e_subscription = ''${since}))`
+  );
+}
+
+const ATTRIBUTION_COLUMNS: DedupColumn[] = ['e_time', 'e_subscription', 'e_billable', 'e_units'];
+
+function consumerRange(consumerId: string, range: TimeRange): string {
+  return `consumer_id = ${sqlString(consumerId)} AND ${rangeFilter(range)}`;
+}
+
+export interface WindowRow {
+  window_start: number | string;
+  units: number | string;
+  requests: number | string;
+}
+
+/**
+ * A subscription's billable units per window for Stripe: windows start at
+ * `offsetSeconds + k * windowSeconds` (aligned to the billing anchor).
+ */
+export function billableWindowsSql(
+  scope: SubscriptionScope,
+  range: TimeRange,
+  windowSeconds: number,
+  offsetSeconds: number,
+): string {
+  const w = sqlInt(windowSeconds);
+  const off = sqlInt(offsetSeconds);
+  return (
+    `SELECT intDiv(toUInt32(e_time) - ${off}, ${w}) * ${w} + ${off} AS window_start, ` +
+    'sum(e_units) AS units, count() AS requests ' +
+    `FROM (${dedupedEvents(ATTRIBUTION_COLUMNS, consumerRange(scope.consumerId, range))}) ` +
+    `WHERE ${attributedTo(scope)} GROUP BY window_start ORDER BY window_start`
+  );
+}
+
+export interface SubscriptionTotalsRow {
+  requests: number | string;
+  units: number | string;
+}
+
+/** A subscription's exact billable requests and units over the range (the number billed). */
+export function subscriptionTotalsSql(scope: SubscriptionScope, range: TimeRange): string {
+  return (
+    'SELECT count() AS requests, sum(e_units) AS units ' +
+    `FROM (${dedupedEvents(ATTRIBUTION_COLUMNS, consumerRange(scope.consumerId, range))}) ` +
+    `WHERE ${attributedTo(scope)}`
+  );
+}
+
+export interface AdmittedRow {
+  admitted_requests: number | string;
+  admitted_units: number | string;
+  raw_rows: number | string;
+}
+
+/**
+ * What the gateway emitted for the subscription, from raw rows before any dedup: distinct event
+ * ids, their units (one copy each) and the raw row count, redelivered copies included. The
+ * reconciliation compares it with subscriptionTotalsSql.
+ */
+export function admittedSql(scope: SubscriptionScope, range: TimeRange): string {
+  const since = scope.notBefore === undefined ? '' : ` AND time >= ${sqlDateTime(scope.notBefore)}`;
+  const where =
+    `${consumerRange(scope.consumerId, range)} AND billable = 1 AND ` +
+    `(subscription_id = ${sqlString(scope.subscriptionId)} OR (subscription_id = ''${since}))`;
+  return (
+    'SELECT uniqExact(event_id) AS admitted_requests, sum(u) AS admitted_units, sum(c) AS raw_rows ' +
+    `FROM (SELECT event_id, any(units) AS u, count() AS c FROM usage_events_v1 WHERE ${where} GROUP BY event_id)`
   );
 }

@@ -1,0 +1,2 @@
+export * from './usage-sql.ts';
+export * from './usage-store.ts';

@@ -14,6 +14,8 @@ const stack = sharedStackEnv();
 // Small on purpose: a killed gateway's active lease keeps at most this many units (the bound).
 const WINDOW = 8;
 const LEASE_TTL_MS = 3_000;
+/** How long a rate share serves locally: LeasingLimiter's default 1 s less its drift margin. */
+const RATE_SHARE_LOCAL_MS = 1_000 - Math.ceil(1_000 / 50) - 1;
 
 async function metric(g: GatewayProcess, name: string): Promise<number> {
   const res = await fetch(`http://127.0.0.1:${g.adminPort}/metrics`);
@@ -188,15 +190,20 @@ describe('gateway.quota-leasing (3 processes, quota leasing over shared Redis)',
     await served(g, key);
     for (let i = 0; i < 10; i++) await send(g, key, 50); // warm-up: blocks grow
     const before = await metric(g, 'tollgate_gateway_redis_calls');
+    const started = performance.now();
     let admitted = 0;
     for (let i = 0; i < 40; i++) admitted += (await send(g, key, 50)).filter((s) => s === 200).length;
+    const elapsedMs = performance.now() - started;
     const calls = (await metric(g, 'tollgate_gateway_redis_calls')) - before;
-    const perThousand = (calls / 2000) * 1000;
+    // Two parts: what scales with requests (quota blocks, rate top-ups; the bench's target is
+    // <= 20 per 1,000) and one rate-share renewal per share lifetime (~1 s) of traffic, which
+    // depends on how long this machine takes to send the 2,000 (2 s quiet, 10+ s under load).
+    const renewals = Math.ceil(elapsedMs / RATE_SHARE_LOCAL_MS) + 1;
     console.info(
-      `steady state: ${calls} Redis calls for 2000 requests = ${perThousand.toFixed(1)} per 1,000`,
+      `steady state: ${calls} Redis calls for 2000 requests in ${Math.round(elapsedMs)} ms = ${((calls / 2000) * 1000).toFixed(1)} per 1,000 (${renewals} share lifetimes)`,
     );
     expect(admitted).toBe(2000);
-    expect(perThousand).toBeLessThanOrEqual(20);
+    expect(calls).toBeLessThanOrEqual((2000 * 20) / 1000 + renewals);
   }, 120_000);
 
   it('a gateway stopped with SIGTERM gives its leased units back before it exits: Redis counts exactly what it admitted', async () => {
